@@ -1,0 +1,64 @@
+"""Name, label and unit validation: Prometheus' legacy naming rules, checked at definition time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_METRIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_UNIT_RE = re.compile(r"[a-zA-Z0-9_:]+")
+
+
+def check_metric_name(name: object) -> str:
+    """Return ``name`` if it is a valid metric name, else raise ``ValueError`` naming it."""
+    if not isinstance(name, str):
+        raise TypeError(f"metric name must be a str, got {name!r}")
+    if not _METRIC_NAME_RE.fullmatch(name):
+        raise ValueError(f"invalid metric name {name!r}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")
+    return name
+
+
+def check_label_names(labelnames: Iterable[object], reserved: Iterable[str] = ()) -> tuple[str, ...]:
+    """Return the label names as a tuple after checking each one.
+
+    Rejects names that break the charset rule, start with ``__``, repeat, or appear in
+    ``reserved`` (``le`` for histograms).
+    """
+    if isinstance(labelnames, str):
+        raise TypeError(
+            f"labelnames must be a sequence of names, not the str {labelnames!r}"
+            " (write labelnames=(" + repr(labelnames) + ",))"
+        )
+    names = tuple(labelnames)
+    reserved_set = frozenset(reserved)
+    seen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"label name must be a str, got {name!r}")
+        if not _LABEL_NAME_RE.fullmatch(name):
+            raise ValueError(f"invalid label name {name!r}: must match [a-zA-Z_][a-zA-Z0-9_]*")
+        if name.startswith("__"):
+            raise ValueError(f"invalid label name {name!r}: names starting with '__' are reserved")
+        if name in reserved_set:
+            raise ValueError(f"invalid label name {name!r}: reserved for this metric type")
+        if name in seen:
+            raise ValueError(f"duplicate label name {name!r} in {names!r}")
+        seen.add(name)
+    return names
+
+
+def check_unit(name: str, unit: object) -> str:
+    """Return ``unit`` after checking that it is valid and a suffix of the family ``name``.
+
+    ``name`` is the family name (for counters, without ``_total``).
+    """
+    if not isinstance(unit, str):
+        raise TypeError(f"unit must be a str, got {unit!r}")
+    if not unit:
+        return unit
+    if not _UNIT_RE.fullmatch(unit):
+        raise ValueError(f"invalid unit {unit!r}: must match [a-zA-Z0-9_:]+")
+    if not name.endswith("_" + unit):
+        raise ValueError(f"unit {unit!r} must be a suffix of the metric name {name!r}")
+    return unit

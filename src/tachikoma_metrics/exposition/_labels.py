@@ -1,0 +1,38 @@
+"""Label-pair rendering shared by the text formats (Prometheus text and OpenMetrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..model import LabelSet
+
+
+def escape_label_value(value: str) -> str:
+    r"""Escape ``\``, ``"`` and LF as ``\\``, ``\"`` and ``\n``; nothing else changes."""
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "\n" in value:
+        value = value.replace("\n", "\\n")
+    if '"' in value:
+        value = value.replace('"', '\\"')
+    return value
+
+
+def label_renderer(labelnames: tuple[str, ...]) -> Callable[[LabelSet], str]:
+    """A function rendering one family's label sets as ``a="x",b="y"`` (sorted by name).
+
+    The result is memoised on the ``LabelSet``, so each series is escaped once in its life.
+    """
+    order = sorted(range(len(labelnames)), key=labelnames.__getitem__)
+    heads = [labelnames[i] + '="' for i in order]
+
+    def render(labels: LabelSet) -> str:
+        rendered = labels.rendered
+        if rendered is None:
+            values = labels.values
+            rendered = labels.rendered = '",'.join(
+                [head + escape_label_value(values[i]) for head, i in zip(heads, order)]
+            ) + '"'
+        return rendered
+
+    return render

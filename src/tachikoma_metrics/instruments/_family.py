@@ -1,0 +1,281 @@
+"""What every metric family shares: its definition, its children, and label handling."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from .._names import check_label_names, check_metric_name, check_unit
+from ..model import LabelSet, MetricFamily, MetricType
+
+
+class Child:
+    """Base of every family's child type: one series, known by its label values."""
+
+    __slots__ = ()
+    _labels: LabelSet
+    # Methods that write. While a facade family waits for ``init()`` they do nothing.
+    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ()
+
+
+ChildT = TypeVar("ChildT", bound=Child)
+
+
+def _noop(*args: object, **kwargs: object) -> None:
+    return None
+
+
+class Family(Generic[ChildT]):
+    """A named metric with fixed label names and one child per set of label values.
+
+    A family without label names has exactly one child, created with it; the family's own
+    recording methods are that child's methods, bound directly, so calling them costs the
+    same as calling the child. A labelled family's recording methods raise ``ValueError``
+    until ``labels()`` picks a child.
+    """
+
+    TYPE: ClassVar[MetricType]
+    CHILD: ClassVar[type[Any]]
+    # Child methods an unlabelled family answers directly.
+    CHILD_METHODS: ClassVar[tuple[str, ...]] = ()
+    RESERVED_LABELS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        name: str,
+        help: str = "",
+        *,
+        labelnames: Iterable[str] = (),
+        unit: str = "",
+    ) -> None:
+        self._name = self._family_name(check_metric_name(name))
+        if not isinstance(help, str):
+            raise TypeError(f"help for {name!r} must be a str, got {help!r}")
+        self._help = help
+        self._labelnames = check_label_names(labelnames, self.RESERVED_LABELS)
+        self._unit = check_unit(self._name, unit)
+        self._lock = threading.Lock()
+        self._children: dict[tuple[str, ...], ChildT] = {}
+        # Children sorted by label values, rebuilt lazily; replaced, never mutated, once built.
+        self._order: list[ChildT] | None = None
+        self._added: list[ChildT] = []
+        self._sort_key = self._make_sort_key()
+        self._suspended = False
+        self._default: ChildT | None = None
+        if not self._labelnames:
+            self._default = self._add_child(())
+            self._bind(self._default)
+
+    # -- definition ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _family_name(name: str) -> str:
+        return name
+
+    @property
+    def name(self) -> str:
+        """The family name (for counters, without the ``_total`` their samples carry)."""
+        return self._name
+
+    @property
+    def help(self) -> str:
+        return self._help
+
+    @property
+    def labelnames(self) -> tuple[str, ...]:
+        return self._labelnames
+
+    @property
+    def unit(self) -> str:
+        return self._unit
+
+    @property
+    def type(self) -> MetricType:
+        return self.TYPE
+
+    def sample_names(self) -> tuple[str, ...]:
+        """Every name this family's series can be exposed under, in any format."""
+        return (self._name,)
+
+    def definition(self) -> dict[str, object]:
+        """What get-or-create compares: two families with equal definitions are the same."""
+        return {"type": self.TYPE.value, "labelnames": self._labelnames, "unit": self._unit}
+
+    # -- children -----------------------------------------------------------------------------
+
+    def _new_child(self, cls: type[ChildT], labels: LabelSet) -> ChildT:
+        """Build a child of class ``cls`` (the family's child type or its pausable twin)."""
+        raise NotImplementedError
+
+    def labels(self, *values: object, **kwvalues: object) -> ChildT:
+        """The child for these label values, created on first use.
+
+        Values go positionally in label-name order, or by name; each is converted with
+        ``str()``. A wrong count, a missing or unknown name raises ``ValueError``.
+        """
+        child = self._children.get(values)  # type: ignore[arg-type]
+        if child is None or kwvalues:
+            return self._labels_slow(values, kwvalues)
+        return child
+
+    def _labels_slow(self, values: tuple[object, ...], kwvalues: dict[str, object]) -> ChildT:
+        key = self._label_key(values, kwvalues)
+        child = self._children.get(key)
+        if child is None:
+            child = self._add_child(key)
+        return child
+
+    def _label_key(self, values: tuple[object, ...], kwvalues: dict[str, object]) -> tuple[str, ...]:
+        names = self._labelnames
+        if not names:
+            raise ValueError(f"metric {self._name!r} has no labels; call its methods directly")
+        if kwvalues:
+            if values:
+                raise ValueError(
+                    f"metric {self._name!r}: pass label values by position or by name, not both"
+                )
+            unknown = sorted(set(kwvalues) - set(names))
+            missing = [n for n in names if n not in kwvalues]
+            if unknown or missing:
+                raise ValueError(
+                    f"metric {self._name!r} expects labels {names!r}; "
+                    f"unknown: {unknown!r}, missing: {missing!r}"
+                )
+            values = tuple(kwvalues[n] for n in names)
+        if len(values) != len(names):
+            raise ValueError(
+                f"metric {self._name!r} expects {len(names)} label values for {names!r}, "
+                f"got {len(values)}: {values!r}"
+            )
+        key = tuple(v if v.__class__ is str else str(v) for v in values)
+        for name, value in zip(names, key):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(
+                    f"metric {self._name!r}: label {name!r} value {value!r} is not valid UTF-8"
+                ) from None
+        return key
+
+    def _add_child(self, key: tuple[str, ...]) -> ChildT:
+        with self._lock:
+            child = self._children.get(key)
+            if child is None:
+                if self._suspended:
+                    child = self._new_child(_pausable(self.CHILD), LabelSet(key))
+                    _silence(child)
+                else:
+                    child = self._new_child(self.CHILD, LabelSet(key))
+                self._children[key] = child
+                self._added.append(child)
+            return child
+
+    def remove(self, *values: object, **kwvalues: object) -> None:
+        """Drop the child for these label values; ``KeyError`` if there is none."""
+        key = self._label_key(values, kwvalues)
+        with self._lock:
+            if key not in self._children:
+                raise KeyError(f"metric {self._name!r} has no series with labels {key!r}")
+            del self._children[key]
+            self._order = None
+            self._added = []
+
+    def clear(self) -> None:
+        """Drop every child of a labelled family (an unlabelled family keeps its one series)."""
+        if not self._labelnames:
+            return
+        with self._lock:
+            self._children = {}
+            self._order = None
+            self._added = []
+
+    def _make_sort_key(self) -> Callable[[ChildT], tuple[str, ...]]:
+        names = self._labelnames
+        order = sorted(range(len(names)), key=names.__getitem__)
+        if order == list(range(len(names))):
+            return lambda child: child._labels.values
+
+        def permuted(child: ChildT) -> tuple[str, ...]:
+            values = child._labels.values
+            return tuple(values[i] for i in order)
+
+        return permuted
+
+    def _sorted_children(self) -> Sequence[ChildT]:
+        """The children sorted by label values (in label-name order), cheap when unchanged."""
+        order = self._order
+        if order is not None and not self._added:
+            return order
+        with self._lock:
+            if self._order is None:
+                self._order = sorted(self._children.values(), key=self._sort_key)
+            elif self._added:
+                # Timsort merges the two sorted runs in about linear time.
+                self._order = sorted(
+                    self._order + sorted(self._added, key=self._sort_key), key=self._sort_key
+                )
+            self._added = []
+            return self._order
+
+    # -- unlabelled fast path and the facade's pause ----------------------------------------
+
+    def _bind(self, child: ChildT) -> None:
+        for method in self.CHILD_METHODS:
+            setattr(self, method, getattr(child, method))
+
+    def _no_labels_given(self, method: str) -> ValueError:
+        return ValueError(
+            f"metric {self._name!r} has labels {self._labelnames!r}: "
+            f"call .labels(...) before .{method}()"
+        )
+
+    def _suspend(self) -> None:
+        """Record nothing until ``_resume()``: the facade's state before ``init()``."""
+        with self._lock:
+            self._suspended = True
+            for child in self._children.values():
+                _silence(child)
+        if self._default is not None:
+            for method in self._default.RECORDING_METHODS:
+                setattr(self, method, _noop)
+
+    def _resume(self) -> None:
+        with self._lock:
+            self._suspended = False
+            for child in self._children.values():
+                _unsilence(child)
+        if self._default is not None:
+            self._bind(self._default)
+
+    # -- snapshot -----------------------------------------------------------------------------
+
+    def collect(self) -> MetricFamily:
+        """This family's series as one snapshot."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._name!r}, labelnames={self._labelnames!r})"
+
+
+_PAUSABLE: dict[type[Any], type[Any]] = {}
+
+
+def _pausable(cls: type[ChildT]) -> type[ChildT]:
+    """A subclass of ``cls`` with an instance ``__dict__``, so its methods can be paused."""
+    pausable = _PAUSABLE.get(cls)
+    if pausable is None:
+        pausable = _PAUSABLE.setdefault(cls, type(f"Pausable{cls.__name__}", (cls,), {}))
+    return pausable
+
+
+def _silence(child: Any) -> None:
+    """Turn a pausable child's recording methods into no-ops (see ``Family._suspend``)."""
+    if hasattr(child, "__dict__"):
+        for method in child.RECORDING_METHODS:
+            setattr(child, method, _noop)
+
+
+def _unsilence(child: Any) -> None:
+    if hasattr(child, "__dict__"):
+        child.__dict__.clear()

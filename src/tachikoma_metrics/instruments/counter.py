@@ -1,0 +1,72 @@
+"""Counters: values that only go up."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ..model import LabelSet, MetricFamily, MetricType
+from ..values import CounterCell
+from ._family import Child, Family
+
+
+class CounterChild(CounterCell, Child):
+    """One counter series. ``inc(amount)`` adds a finite amount >= 0; ``get()`` reads it."""
+
+    __slots__ = ("_labels",)
+    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ("inc", "inc_by")
+
+    def __init__(self, labels: LabelSet) -> None:
+        CounterCell.__init__(self)
+        self._labels = labels
+
+    @property
+    def label_values(self) -> tuple[str, ...]:
+        return self._labels.values
+
+
+class Counter(Family[CounterChild]):
+    """A counter family. Its samples are exposed as ``<name>_total``.
+
+    The name may be given with or without ``_total``; ``name`` is always without it.
+    """
+
+    TYPE: ClassVar[MetricType] = MetricType.COUNTER
+    CHILD: ClassVar[type[CounterChild]] = CounterChild
+    CHILD_METHODS: ClassVar[tuple[str, ...]] = ("inc", "inc_by", "get")
+
+    @staticmethod
+    def _family_name(name: str) -> str:
+        if name.endswith("_total"):
+            name = name[: -len("_total")]
+            if not name:
+                raise ValueError("invalid counter name '_total': nothing is left before _total")
+        return name
+
+    def sample_names(self) -> tuple[str, ...]:
+        name = self._name
+        return (name, name + "_total", name + "_created")
+
+    def _new_child(self, cls: type[CounterChild], labels: LabelSet) -> CounterChild:
+        return cls(labels)
+
+    def inc(self, amount: float = 1.0) -> None:
+        """Add ``amount`` to an unlabelled counter."""
+        raise self._no_labels_given("inc")
+
+    def inc_by(self, amount: float) -> None:
+        """Add ``amount`` to an unlabelled counter."""
+        raise self._no_labels_given("inc_by")
+
+    def get(self) -> float:
+        """The value of an unlabelled counter."""
+        raise self._no_labels_given("get")
+
+    def collect(self) -> MetricFamily:
+        return MetricFamily(
+            self._name,
+            MetricType.COUNTER,
+            self._help,
+            self._unit,
+            self._labelnames,
+            samples=[(child._labels, child.get()) for child in self._sorted_children()],
+        )

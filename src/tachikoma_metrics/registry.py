@@ -1,0 +1,140 @@
+"""The registry: owns family names, hands out get-or-create instruments, takes snapshots."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from .exposition.text import encode_text
+from .instruments import DEFAULT_BUCKETS, Counter, Gauge, Histogram
+from .instruments._family import Family
+from .model import MetricFamily
+
+FamilyT = TypeVar("FamilyT", bound=Family[Any])
+
+
+class MetricsRegistry:
+    """A set of metric families with unique names.
+
+    Every name a family can be exposed under (``x_total``, ``x_bucket``, ...) belongs to one
+    family only, so two families never write the same series. Safe to use from any thread;
+    an export runs while other threads register, unregister and record.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._families: dict[str, Family[Any]] = {}
+        self._owners: dict[str, Family[Any]] = {}
+        self._order: list[Family[Any]] | None = []
+
+    # -- instruments (get-or-create) ---------------------------------------------------------
+
+    def counter(
+        self, name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = ""
+    ) -> Counter:
+        """The counter called ``name``, created on first call; see ``Counter``."""
+        return self._get_or_create(Counter(name, help, labelnames=labelnames, unit=unit))
+
+    def gauge(
+        self, name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = ""
+    ) -> Gauge:
+        """The gauge called ``name``, created on first call; see ``Gauge``."""
+        return self._get_or_create(Gauge(name, help, labelnames=labelnames, unit=unit))
+
+    def histogram(
+        self,
+        name: str,
+        help: str = "",
+        *,
+        labelnames: Iterable[str] = (),
+        unit: str = "",
+        buckets: Iterable[float] = DEFAULT_BUCKETS,
+    ) -> Histogram:
+        """The histogram called ``name``, created on first call; see ``Histogram``."""
+        return self._get_or_create(
+            Histogram(name, help, labelnames=labelnames, unit=unit, buckets=buckets)
+        )
+
+    def _get_or_create(self, fresh: FamilyT) -> FamilyT:
+        with self._lock:
+            existing = self._families.get(fresh.name)
+            if existing is None:
+                self._add(fresh)
+                return fresh
+            if type(existing) is type(fresh) and existing.definition() == fresh.definition():
+                return existing
+            raise ValueError(_describe_conflict(existing, fresh))
+
+    # -- registration ----------------------------------------------------------------------
+
+    def register(self, metric: Family[Any]) -> None:
+        """Add a family built on its own. ``ValueError`` if any of its names is taken."""
+        if not isinstance(metric, Family):
+            raise TypeError(f"can only register metric families, got {metric!r}")
+        with self._lock:
+            self._add(metric)
+
+    def _add(self, metric: Family[Any]) -> None:
+        names = metric.sample_names()
+        for name in names:
+            owner = self._owners.get(name)
+            if owner is not None:
+                if owner is metric:
+                    raise ValueError(f"{metric!r} is already registered")
+                raise ValueError(
+                    f"cannot register {metric!r}: the name {name!r} is already used by {owner!r}"
+                )
+        for name in names:
+            self._owners[name] = metric
+        self._families[metric.name] = metric
+        self._order = None
+
+    def unregister(self, metric: Family[Any]) -> None:
+        """Remove a registered family; ``KeyError`` if it is not registered here."""
+        with self._lock:
+            if self._families.get(metric.name) is not metric:
+                raise KeyError(f"{metric!r} is not registered")
+            del self._families[metric.name]
+            for name in metric.sample_names():
+                del self._owners[name]
+            self._order = None
+
+    def get(self, name: str) -> Family[Any] | None:
+        """The family registered as ``name`` (for counters, with or without ``_total``)."""
+        with self._lock:
+            family = self._owners.get(name)
+        return family
+
+    # -- snapshot and export ---------------------------------------------------------------
+
+    def collect(self) -> list[MetricFamily]:
+        """A snapshot of every family, sorted by family name."""
+        order = self._order
+        if order is None:
+            with self._lock:
+                order = self._order
+                if order is None:
+                    order = self._order = sorted(self._families.values(), key=_family_name)
+        return [family.collect() for family in order]
+
+    def export_prometheus(self) -> str:
+        """Every family in Prometheus text format 0.0.4."""
+        return encode_text(self.collect())
+
+
+def _family_name(family: Family[Any]) -> str:
+    return family.name
+
+
+def _describe_conflict(existing: Family[Any], fresh: Family[Any]) -> str:
+    old, new = existing.definition(), fresh.definition()
+    differences = [
+        f"{key} {old.get(key)!r} (registered) vs {new.get(key)!r} (requested)"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+    return (
+        f"metric {fresh.name!r} is already registered with another definition: "
+        + "; ".join(differences)
+    )

@@ -1,0 +1,242 @@
+"""Value cells: where the numbers live, and the only code on the hot path.
+
+Concurrency contract, which holds without relying on the GIL:
+
+* Counter and histogram cells have exactly one writer per storage slot. The first thread to
+  write a cell claims its inline slot (under a lock, once); any other thread gets a private
+  slot of its own, created under the same lock and found afterwards with one lock-free dict
+  lookup. A slot is only ever written by the thread that owns it, so no update is lost.
+* Reads sum the slots. A histogram slot is one list (per-bucket counts, then sum, then
+  count). The owner increments the bucket, stores the sum, then increments the count; a
+  reader copies the list (a single atomic operation on both GIL and free-threaded builds)
+  and accepts the copy only when the count equals the sum of the bucket counts, retrying
+  otherwise. So each slot is read at one instant, and its count always equals its ``+Inf``
+  bucket.
+* Gauge cells take a lock for every update, since ``set`` must override all writers.
+
+Rejected input raises before any slot is touched, so a bad call changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from bisect import bisect_left
+from collections.abc import Sequence
+from threading import get_ident
+
+_INF = math.inf
+# Taken only when a thread writes a cell for the first time.
+_claim_lock = threading.Lock()
+
+
+def check_increment(amount: object) -> float:
+    """Return ``amount`` as a float if it is a valid counter increment, else raise."""
+    value = as_float(amount, "counter increment")
+    if not 0.0 <= value < _INF:
+        raise ValueError(
+            f"counter increment must be finite and >= 0, got {amount!r}"
+            " (counters only go up; use a gauge for values that go down)"
+        )
+    return value
+
+
+def as_float(value: object, what: str = "value") -> float:
+    """Return ``value`` as a float, raising ``TypeError`` naming it if it is not a number."""
+    if isinstance(value, (str, bytes, bytearray, complex)):
+        raise TypeError(f"{what} must be a real number, got {value!r}")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a real number, got {value!r}") from None
+
+
+class _Slot:
+    """A private counter slot for one non-owner thread."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+
+class CounterCell:
+    """A monotonically increasing float, safe for any number of writer threads."""
+
+    __slots__ = ("_others", "_owner", "_value")
+
+    def __init__(self) -> None:
+        self._owner = 0
+        self._value = 0.0
+        self._others: dict[int, _Slot] | None = None
+
+    def inc(self, amount: float = 1.0) -> None:
+        """Add ``amount`` (finite, >= 0). Raises ``ValueError``/``TypeError`` otherwise."""
+        try:
+            if 0.0 <= amount < _INF and get_ident() == self._owner:
+                self._value += amount
+                return
+        except TypeError:
+            pass
+        self._inc_slow(amount)
+
+    def inc_by(self, amount: float) -> None:
+        """Add ``amount``; the spec's name for ``inc(amount)``."""
+        self.inc(amount)
+
+    def _inc_slow(self, amount: object) -> None:
+        value = check_increment(amount)
+        ident = get_ident()
+        if ident != self._owner:
+            others = self._others
+            slot = others.get(ident) if others is not None else None
+            if slot is None:
+                slot = self._claim(ident)
+                if slot is None:
+                    self._value += value
+                    return
+            slot.value += value
+            return
+        self._value += value
+
+    def _claim(self, ident: int) -> _Slot | None:
+        """Make ``ident`` the owner if there is none (returns None), else give it a slot."""
+        with _claim_lock:
+            if self._owner == 0:
+                self._owner = ident
+                return None
+            if self._owner == ident:
+                return None
+            others = self._others
+            if others is None:
+                others = self._others = {}
+            slot = others.get(ident)
+            if slot is None:
+                slot = others[ident] = _Slot()
+            return slot
+
+    def get(self) -> float:
+        """The current total."""
+        value = float(self._value)
+        others = self._others
+        if others:
+            for slot in list(others.values()):
+                value += slot.value
+        return value
+
+
+class GaugeCell:
+    """A float that goes up and down and can be set; every update takes a lock."""
+
+    __slots__ = ("_lock", "_value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        """Add ``amount`` (any real number)."""
+        if amount.__class__ is not float and amount.__class__ is not int:
+            amount = as_float(amount, "gauge increment")
+        with self._lock:
+            self._value += amount
+
+    def dec(self, amount: float = 1.0) -> None:
+        """Subtract ``amount`` (any real number)."""
+        if amount.__class__ is not float and amount.__class__ is not int:
+            amount = as_float(amount, "gauge decrement")
+        with self._lock:
+            self._value -= amount
+
+    def set(self, value: float) -> None:
+        """Set the gauge to ``value`` (any real number, NaN and infinities included)."""
+        if value.__class__ is not float:
+            value = as_float(value, "gauge value")
+        with self._lock:
+            self._value = value
+
+    def get(self) -> float:
+        """The current value."""
+        return float(self._value)
+
+
+def _consistent_copy(counts: list[float]) -> list[float]:
+    """Copy one histogram slot at an instant when no observation is half-written."""
+    while True:
+        snapshot = counts.copy()
+        if snapshot[-1] == sum(snapshot[:-2]):
+            return snapshot
+        time.sleep(0)  # the owner is mid-observation: let it finish
+
+
+class HistogramCell:
+    """Bucket counts, sum and count for one histogram series.
+
+    ``bounds`` are the bucket upper bounds, sorted and ending with ``+Inf``.
+    """
+
+    __slots__ = ("_bounds", "_counts", "_others", "_owner")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self._bounds = bounds
+        self._owner = 0
+        # per-bucket counts (not cumulative), then sum, then count
+        self._counts: list[float] = [0] * (len(bounds) + 2)
+        self._counts[-2] = 0.0
+        self._others: dict[int, list[float]] | None = None
+
+    def observe(self, value: float) -> None:
+        """Record one observation. NaN and non-numbers are rejected."""
+        try:
+            if get_ident() == self._owner and value == value:
+                counts = self._counts
+                index = bisect_left(self._bounds, value)
+                total = counts[-2] + value
+                counts[index] += 1
+                counts[-2] = total
+                counts[-1] += 1
+                return
+        except TypeError:
+            pass
+        self._observe_slow(value)
+
+    def _observe_slow(self, value: object) -> None:
+        number = as_float(value, "histogram observation")
+        if number != number:
+            raise ValueError(f"histogram observation must not be NaN, got {value!r}")
+        ident = get_ident()
+        counts = self._counts if ident == self._owner else self._slot_for(ident)
+        index = bisect_left(self._bounds, number)
+        total = counts[-2] + number
+        counts[index] += 1
+        counts[-2] = total
+        counts[-1] += 1
+
+    def _slot_for(self, ident: int) -> list[float]:
+        others = self._others
+        slot = others.get(ident) if others is not None else None
+        if slot is not None:
+            return slot
+        with _claim_lock:
+            if self._owner == 0 or self._owner == ident:
+                self._owner = ident
+                return self._counts
+            others = self._others
+            if others is None:
+                others = self._others = {}
+            slot = others.get(ident)
+            if slot is None:
+                slot = others[ident] = [0] * (len(self._bounds) + 2)
+                slot[-2] = 0.0
+            return slot
+
+    def read(self) -> tuple[Sequence[float], float, int]:
+        """Per-bucket counts (not cumulative), sum and count, each slot read at one instant."""
+        counts = _consistent_copy(self._counts)
+        others = self._others
+        if others:
+            for slot in list(others.values()):
+                extra = _consistent_copy(slot)
+                counts = [a + b for a, b in zip(counts, extra)]
+        return counts[:-2], float(counts[-2]), int(counts[-1])
