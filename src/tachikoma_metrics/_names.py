@@ -19,7 +19,9 @@ def check_metric_name(name: object) -> str:
     return name
 
 
-def check_label_names(labelnames: Iterable[object], reserved: Iterable[str] = ()) -> tuple[str, ...]:
+def check_label_names(
+    labelnames: Iterable[object], reserved: Iterable[str] = ()
+) -> tuple[str, ...]:
     """Return the label names as a tuple after checking each one.
 
     Rejects names that break the charset rule, start with ``__``, repeat, or appear in
@@ -30,7 +32,7 @@ def check_label_names(labelnames: Iterable[object], reserved: Iterable[str] = ()
             f"labelnames must be a sequence of names, not the str {labelnames!r}"
             " (write labelnames=(" + repr(labelnames) + ",))"
         )
-    names = tuple(labelnames)
+    names: tuple[str, ...] = tuple(labelnames)  # type: ignore[arg-type]  # checked below
     reserved_set = frozenset(reserved)
     seen: set[str] = set()
     for name in names:

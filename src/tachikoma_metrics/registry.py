@@ -134,7 +134,6 @@ def _describe_conflict(existing: Family[Any], fresh: Family[Any]) -> str:
         for key in sorted(set(old) | set(new))
         if old.get(key) != new.get(key)
     ]
-    return (
-        f"metric {fresh.name!r} is already registered with another definition: "
-        + "; ".join(differences)
+    return f"metric {fresh.name!r} is already registered with another definition: " + "; ".join(
+        differences
     )

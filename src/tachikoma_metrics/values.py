@@ -23,8 +23,8 @@ import math
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Sequence
 from threading import get_ident
+from typing import cast
 
 _INF = math.inf
 # Taken only when a thread writes a cell for the first time.
@@ -231,12 +231,12 @@ class HistogramCell:
                 slot[-2] = 0.0
             return slot
 
-    def read(self) -> tuple[Sequence[float], float, int]:
+    def read(self) -> tuple[list[int], float, int]:
         """Per-bucket counts (not cumulative), sum and count, each slot read at one instant."""
         counts = _consistent_copy(self._counts)
         others = self._others
         if others:
             for slot in list(others.values()):
                 extra = _consistent_copy(slot)
-                counts = [a + b for a, b in zip(counts, extra)]
-        return counts[:-2], float(counts[-2]), int(counts[-1])
+                counts = [a + b for a, b in zip(counts, extra, strict=True)]
+        return cast("list[int]", counts[:-2]), float(counts[-2]), int(counts[-1])

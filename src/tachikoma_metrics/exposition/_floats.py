@@ -13,7 +13,7 @@ def format_go(value: float) -> str:
     as ``0``; ``+Inf``, ``-Inf``, ``NaN``.
     """
     if value.__class__ is int:
-        if -1000000 < value < 1000000:  # type: ignore[operator]
+        if -1000000 < value < 1000000:
             return str(value)
         value = float(value)
     text = repr(float(value))

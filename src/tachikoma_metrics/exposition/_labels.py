@@ -30,9 +30,15 @@ def label_renderer(labelnames: tuple[str, ...]) -> Callable[[LabelSet], str]:
         rendered = labels.rendered
         if rendered is None:
             values = labels.values
-            rendered = labels.rendered = '",'.join(
-                [head + escape_label_value(values[i]) for head, i in zip(heads, order)]
-            ) + '"'
+            rendered = labels.rendered = (
+                '",'.join(
+                    [
+                        head + escape_label_value(values[i])
+                        for head, i in zip(heads, order, strict=True)
+                    ]
+                )
+                + '"'
+            )
         return rendered
 
     return render

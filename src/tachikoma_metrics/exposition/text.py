@@ -61,7 +61,7 @@ def _histogram_lines(family: MetricFamily, add: Callable[[str], None]) -> None:
     for labels, value in family.histograms:
         if render is not None:
             pairs = render(labels)
-            bucket_head = f"{name}_bucket{{{pairs},le=\""
+            bucket_head = f'{name}_bucket{{{pairs},le="'
             tail = f"{{{pairs}}} "
         else:
             bucket_head = f'{name}_bucket{{le="'

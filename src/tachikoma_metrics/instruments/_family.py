@@ -91,7 +91,7 @@ class Family(Generic[ChildT]):
         return self._unit
 
     @property
-    def type(self) -> MetricType:
+    def metric_type(self) -> MetricType:
         return self.TYPE
 
     def sample_names(self) -> tuple[str, ...]:
@@ -126,7 +126,9 @@ class Family(Generic[ChildT]):
             child = self._add_child(key)
         return child
 
-    def _label_key(self, values: tuple[object, ...], kwvalues: dict[str, object]) -> tuple[str, ...]:
+    def _label_key(
+        self, values: tuple[object, ...], kwvalues: dict[str, object]
+    ) -> tuple[str, ...]:
         names = self._labelnames
         if not names:
             raise ValueError(f"metric {self._name!r} has no labels; call its methods directly")
@@ -149,7 +151,7 @@ class Family(Generic[ChildT]):
                 f"got {len(values)}: {values!r}"
             )
         key = tuple(v if v.__class__ is str else str(v) for v in values)
-        for name, value in zip(names, key):
+        for name, value in zip(names, key, strict=True):
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:

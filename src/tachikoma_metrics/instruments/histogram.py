@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from typing import ClassVar
 
 from ..model import HistogramValue, LabelSet, MetricFamily, MetricType
@@ -40,7 +40,7 @@ def check_buckets(buckets: Iterable[object]) -> tuple[float, ...]:
     for bound in bounds:
         if bound != bound:
             raise ValueError(f"bucket bounds must not be NaN: {bounds!r}")
-    for low, high in zip(bounds, bounds[1:]):
+    for low, high in pairwise(bounds):
         if not low < high:
             raise ValueError(f"bucket bounds must be sorted and unique: {low!r} then {high!r}")
     if not bounds or bounds[-1] != INF:
@@ -65,7 +65,9 @@ class HistogramChild(HistogramCell, Child):
     def get(self) -> HistogramValue:
         """Cumulative buckets, sum and count, read at one instant."""
         counts, total, count = self.read()
-        return HistogramValue(tuple(zip(self._bounds, accumulate(counts))), total, count)
+        return HistogramValue(
+            tuple(zip(self._bounds, accumulate(counts), strict=True)), total, count
+        )
 
     def time(self) -> Timer:
         """Context manager and decorator: observe the duration in seconds."""

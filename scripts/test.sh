@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README's test command, and exactly what CI runs (.ci/run calls it):
+# installs every tool the suite needs, then lints, type-checks and runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# promtool (Debian package "prometheus") validates our text exposition in the tests.
+if ! command -v promtool >/dev/null 2>&1; then
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+fi
+
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+python3 -m ruff check .
+python3 -m ruff format --check .
+python3 -m mypy
+python3 -m pytest "$@"
