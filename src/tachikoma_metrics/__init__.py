@@ -14,7 +14,7 @@ from .instruments import (
     Histogram,
     HistogramChild,
 )
-from .model import HistogramValue, LabelSet, MetricFamily, MetricType
+from .model import HistogramValue, LabelSet, MetricFamily, MetricType, SeriesLabels
 from .registry import MetricsRegistry
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "MetricFamily",
     "MetricType",
     "MetricsRegistry",
+    "SeriesLabels",
     "counter",
     "export_prometheus",
     "gauge",

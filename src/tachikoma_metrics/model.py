@@ -21,22 +21,32 @@ class MetricType(enum.Enum):
     HISTOGRAM = "histogram"
 
 
-class LabelSet:
-    """The label values of one series, in the family's declared label-name order.
+class SeriesLabels:
+    """What encoders know of a series' labels.
 
-    ``values`` never changes. ``rendered`` is a memo owned by the text encoders (label
-    pairs, escaped, sorted by name, without braces); it is filled on first use and never
-    alters what is encoded.
+    ``label_values`` are in the family's declared label-name order and never change.
+    ``rendered_labels`` is a memo owned by the text encoders (label pairs, escaped, sorted
+    by name, without braces): filled on first use, it never alters what is encoded.
+    Instrument children are ``SeriesLabels`` themselves, so a series costs no extra object;
+    ``LabelSet`` is the plain kind, for snapshots built by hand.
     """
 
-    __slots__ = ("rendered", "values")
+    __slots__ = ()
+    label_values: tuple[str, ...]
+    rendered_labels: str | None
+
+
+class LabelSet(SeriesLabels):
+    """A plain ``SeriesLabels``."""
+
+    __slots__ = ("label_values", "rendered_labels")
 
     def __init__(self, values: tuple[str, ...]) -> None:
-        self.values = values
-        self.rendered: str | None = None
+        self.label_values = values
+        self.rendered_labels = None
 
     def __repr__(self) -> str:
-        return f"LabelSet({self.values!r})"
+        return f"LabelSet({self.label_values!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,5 +76,5 @@ class MetricFamily:
     help: str
     unit: str
     labelnames: tuple[str, ...]
-    samples: Sequence[tuple[LabelSet, float]] = ()
-    histograms: Sequence[tuple[LabelSet, HistogramValue]] = ()
+    samples: Sequence[tuple[SeriesLabels, float]] = ()
+    histograms: Sequence[tuple[SeriesLabels, HistogramValue]] = ()

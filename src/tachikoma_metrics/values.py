@@ -29,6 +29,8 @@ from typing import cast
 _INF = math.inf
 # Taken only when a thread writes a cell for the first time.
 _claim_lock = threading.Lock()
+# One int object per thread ident, shared by every cell that thread owns (saves memory).
+_idents: dict[int, int] = {}
 
 
 def check_increment(amount: object) -> float:
@@ -104,7 +106,7 @@ class CounterCell:
         """Make ``ident`` the owner if there is none (returns None), else give it a slot."""
         with _claim_lock:
             if self._owner == 0:
-                self._owner = ident
+                self._owner = _idents.setdefault(ident, ident)
                 return None
             if self._owner == ident:
                 return None
@@ -220,7 +222,7 @@ class HistogramCell:
             return slot
         with _claim_lock:
             if self._owner == 0 or self._owner == ident:
-                self._owner = ident
+                self._owner = _idents.setdefault(ident, ident)
                 return self._counts
             others = self._others
             if others is None:

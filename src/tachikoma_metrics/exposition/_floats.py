@@ -5,6 +5,11 @@ from __future__ import annotations
 _SPECIAL = {"inf": "+Inf", "-inf": "-Inf", "nan": "NaN"}
 
 
+# Rendered values, most of them small integers; bounded so odd values cannot grow it forever.
+_CACHE: dict[float, str] = {}
+_CACHE_LIMIT = 4096
+
+
 def format_go(value: float) -> str:
     """Go's ``strconv.FormatFloat(v, 'g', -1, 64)``, with Prometheus' spelling of specials.
 
@@ -12,10 +17,16 @@ def format_go(value: float) -> str:
     least 6 (``1e+06``, ``1e-05``); integral values without a fraction (``1``); ``-0.0``
     as ``0``; ``+Inf``, ``-Inf``, ``NaN``.
     """
-    if value.__class__ is int:
-        if -1000000 < value < 1000000:
-            return str(value)
-        value = float(value)
+    cached = _CACHE.get(value)
+    if cached is not None:
+        return cached
+    text = _format_go(value)
+    if len(_CACHE) < _CACHE_LIMIT:
+        _CACHE[value] = text
+    return text
+
+
+def _format_go(value: float) -> str:
     text = repr(float(value))
     if text[-2:] == ".0":
         digits = text[:-2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..model import LabelSet
+from ..model import SeriesLabels
 
 
 def escape_label_value(value: str) -> str:
@@ -18,19 +18,20 @@ def escape_label_value(value: str) -> str:
     return value
 
 
-def label_renderer(labelnames: tuple[str, ...]) -> Callable[[LabelSet], str]:
+def label_renderer(labelnames: tuple[str, ...]) -> Callable[[SeriesLabels], str]:
     """A function rendering one family's label sets as ``a="x",b="y"`` (sorted by name).
 
-    The result is memoised on the ``LabelSet``, so each series is escaped once in its life.
+    The result is memoised on the ``SeriesLabels``, so each series is escaped once in its life.
     """
     order = sorted(range(len(labelnames)), key=labelnames.__getitem__)
     heads = [labelnames[i] + '="' for i in order]
 
-    def render(labels: LabelSet) -> str:
-        rendered = labels.rendered
+    def render(labels: SeriesLabels) -> str:
+        rendered = labels.rendered_labels
         if rendered is None:
-            values = labels.values
-            rendered = labels.rendered = (
+            values = labels.label_values
+            # mypy cannot see that every concrete SeriesLabels declares this slot.
+            rendered = labels.rendered_labels = (  # type: ignore[misc]
                 '",'.join(
                     [
                         head + escape_label_value(values[i])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from ..model import MetricFamily, MetricType
-from ._floats import format_go, format_openmetrics
+from ._floats import _CACHE, format_go, format_openmetrics
 from ._labels import label_renderer
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -15,6 +15,9 @@ _TYPE_NAMES = {
     MetricType.GAUGE: "gauge",
     MetricType.HISTOGRAM: "histogram",
 }
+
+
+_value_text = _CACHE.get
 
 
 def escape_help(text: str) -> str:
@@ -47,7 +50,14 @@ def encode_text(families: Iterable[MetricFamily]) -> str:
             render = label_renderer(family.labelnames)
             head = name + "{"
             for labels, value in family.samples:
-                append(f"{head}{render(labels)}}} {format_go(value)}\n")
+                # Both memos are inlined: this loop runs once per series per scrape.
+                pairs = labels.rendered_labels
+                if pairs is None:
+                    pairs = render(labels)
+                text = _value_text(value)
+                if text is None:
+                    text = format_go(value)
+                append(f"{head}{pairs}}} {text}\n")
         else:
             for _, value in family.samples:
                 append(f"{name} {format_go(value)}\n")

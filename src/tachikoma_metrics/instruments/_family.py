@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import threading
+from bisect import insort
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from .._names import check_label_names, check_metric_name, check_unit
-from ..model import LabelSet, MetricFamily, MetricType
+from ..model import MetricFamily, MetricType, SeriesLabels
 
 
-class Child:
+class Child(SeriesLabels):
     """Base of every family's child type: one series, known by its label values."""
 
     __slots__ = ()
-    _labels: LabelSet
     # Methods that write. While a facade family waits for ``init()`` they do nothing.
     RECORDING_METHODS: ClassVar[tuple[str, ...]] = ()
 
@@ -104,7 +104,7 @@ class Family(Generic[ChildT]):
 
     # -- children -----------------------------------------------------------------------------
 
-    def _new_child(self, cls: type[ChildT], labels: LabelSet) -> ChildT:
+    def _new_child(self, cls: type[ChildT], labels: tuple[str, ...]) -> ChildT:
         """Build a child of class ``cls`` (the family's child type or its pausable twin)."""
         raise NotImplementedError
 
@@ -165,10 +165,10 @@ class Family(Generic[ChildT]):
             child = self._children.get(key)
             if child is None:
                 if self._suspended:
-                    child = self._new_child(_pausable(self.CHILD), LabelSet(key))
+                    child = self._new_child(_pausable(self.CHILD), key)
                     _silence(child)
                 else:
-                    child = self._new_child(self.CHILD, LabelSet(key))
+                    child = self._new_child(self.CHILD, key)
                 self._children[key] = child
                 self._added.append(child)
             return child
@@ -196,10 +196,10 @@ class Family(Generic[ChildT]):
         names = self._labelnames
         order = sorted(range(len(names)), key=names.__getitem__)
         if order == list(range(len(names))):
-            return lambda child: child._labels.values
+            return lambda child: child.label_values
 
         def permuted(child: ChildT) -> tuple[str, ...]:
-            values = child._labels.values
+            values = child.label_values
             return tuple(values[i] for i in order)
 
         return permuted
@@ -212,8 +212,14 @@ class Family(Generic[ChildT]):
         with self._lock:
             if self._order is None:
                 self._order = sorted(self._children.values(), key=self._sort_key)
-            elif self._added:
-                # Timsort merges the two sorted runs in about linear time.
+            elif len(self._added) <= 64:
+                # A few new series: binary insertion into a copy (readers may hold the old list).
+                order = list(self._order)
+                for child in self._added:
+                    insort(order, child, key=self._sort_key)
+                self._order = order
+            else:
+                # Many new series: Timsort merges the two sorted runs in about linear time.
                 self._order = sorted(
                     self._order + sorted(self._added, key=self._sort_key), key=self._sort_key
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..model import LabelSet, MetricFamily, MetricType
+from ..model import MetricFamily, MetricType
 from ..values import CounterCell
 from ._family import Child, Family
 
@@ -12,16 +12,13 @@ from ._family import Child, Family
 class CounterChild(CounterCell, Child):
     """One counter series. ``inc(amount)`` adds a finite amount >= 0; ``get()`` reads it."""
 
-    __slots__ = ("_labels",)
+    __slots__ = ("label_values", "rendered_labels")
     RECORDING_METHODS: ClassVar[tuple[str, ...]] = ("inc", "inc_by")
 
-    def __init__(self, labels: LabelSet) -> None:
+    def __init__(self, labels: tuple[str, ...]) -> None:
         CounterCell.__init__(self)
-        self._labels = labels
-
-    @property
-    def label_values(self) -> tuple[str, ...]:
-        return self._labels.values
+        self.label_values = labels
+        self.rendered_labels: str | None = None
 
 
 class Counter(Family[CounterChild]):
@@ -46,7 +43,7 @@ class Counter(Family[CounterChild]):
         name = self._name
         return (name, name + "_total", name + "_created")
 
-    def _new_child(self, cls: type[CounterChild], labels: LabelSet) -> CounterChild:
+    def _new_child(self, cls: type[CounterChild], labels: tuple[str, ...]) -> CounterChild:
         return cls(labels)
 
     def inc(self, amount: float = 1.0) -> None:
@@ -68,5 +65,9 @@ class Counter(Family[CounterChild]):
             self._help,
             self._unit,
             self._labelnames,
-            samples=[(child._labels, child.get()) for child in self._sorted_children()],
+            # Reads the cell directly when only its owner thread ever wrote it.
+            samples=[
+                (child, child._value if child._others is None else child.get())
+                for child in self._sorted_children()
+            ],
         )

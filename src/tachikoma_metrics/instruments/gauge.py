@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
-from ..model import LabelSet, MetricFamily, MetricType
+from ..model import MetricFamily, MetricType
 from ..values import GaugeCell
 from ._family import Child, Family
 from ._timing import InProgress, Timer
@@ -14,16 +14,13 @@ from ._timing import InProgress, Timer
 class GaugeChild(GaugeCell, Child):
     """One gauge series: ``inc``, ``dec``, ``set``, ``get`` and timing helpers."""
 
-    __slots__ = ("_labels",)
+    __slots__ = ("label_values", "rendered_labels")
     RECORDING_METHODS: ClassVar[tuple[str, ...]] = ("inc", "dec", "set", "set_to_current_time")
 
-    def __init__(self, labels: LabelSet) -> None:
+    def __init__(self, labels: tuple[str, ...]) -> None:
         GaugeCell.__init__(self)
-        self._labels = labels
-
-    @property
-    def label_values(self) -> tuple[str, ...]:
-        return self._labels.values
+        self.label_values = labels
+        self.rendered_labels: str | None = None
 
     def set_to_current_time(self) -> None:
         """Set the gauge to the current Unix time in seconds."""
@@ -55,7 +52,7 @@ class Gauge(Family[GaugeChild]):
     CHILD: ClassVar[type[GaugeChild]] = GaugeChild
     CHILD_METHODS: ClassVar[tuple[str, ...]] = ("inc", "dec", "set", "get", "set_to_current_time")
 
-    def _new_child(self, cls: type[GaugeChild], labels: LabelSet) -> GaugeChild:
+    def _new_child(self, cls: type[GaugeChild], labels: tuple[str, ...]) -> GaugeChild:
         return cls(labels)
 
     def inc(self, amount: float = 1.0) -> None:
@@ -106,5 +103,5 @@ class Gauge(Family[GaugeChild]):
             self._help,
             self._unit,
             self._labelnames,
-            samples=[(child._labels, child.get()) for child in self._sorted_children()],
+            samples=[(child, child.get()) for child in self._sorted_children()],
         )

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from itertools import accumulate, pairwise
 from typing import ClassVar
 
-from ..model import HistogramValue, LabelSet, MetricFamily, MetricType
+from ..model import HistogramValue, MetricFamily, MetricType
 from ..values import HistogramCell, as_float
 from ._family import Child, Family
 from ._timing import Timer
@@ -51,16 +51,13 @@ def check_buckets(buckets: Iterable[object]) -> tuple[float, ...]:
 class HistogramChild(HistogramCell, Child):
     """One histogram series: ``observe``, ``time`` and ``get``."""
 
-    __slots__ = ("_labels",)
+    __slots__ = ("label_values", "rendered_labels")
     RECORDING_METHODS: ClassVar[tuple[str, ...]] = ("observe",)
 
-    def __init__(self, labels: LabelSet, bounds: tuple[float, ...]) -> None:
+    def __init__(self, labels: tuple[str, ...], bounds: tuple[float, ...]) -> None:
         HistogramCell.__init__(self, bounds)
-        self._labels = labels
-
-    @property
-    def label_values(self) -> tuple[str, ...]:
-        return self._labels.values
+        self.label_values = labels
+        self.rendered_labels: str | None = None
 
     def get(self) -> HistogramValue:
         """Cumulative buckets, sum and count, read at one instant."""
@@ -109,7 +106,7 @@ class Histogram(Family[HistogramChild]):
     def definition(self) -> dict[str, object]:
         return {**super().definition(), "buckets": self._bounds}
 
-    def _new_child(self, cls: type[HistogramChild], labels: LabelSet) -> HistogramChild:
+    def _new_child(self, cls: type[HistogramChild], labels: tuple[str, ...]) -> HistogramChild:
         return cls(labels, self._bounds)
 
     def observe(self, value: float) -> None:
@@ -136,5 +133,5 @@ class Histogram(Family[HistogramChild]):
             self._help,
             self._unit,
             self._labelnames,
-            histograms=[(child._labels, child.get()) for child in self._sorted_children()],
+            histograms=[(child, child.get()) for child in self._sorted_children()],
         )
