@@ -6,9 +6,9 @@ Concurrency contract, which holds without relying on the GIL:
   write a cell claims its inline slot (under a lock, once); any other thread gets a private
   slot of its own, created under the same lock and found afterwards with one lock-free dict
   lookup. A slot is only ever written by the thread that owns it, so no update is lost.
-* Reads sum the slots. A histogram slot is one list (per-bucket counts, then sum, then
-  count). The owner increments the bucket, stores the sum, then increments the count; a
-  reader copies the list (a single atomic operation on both GIL and free-threaded builds)
+* Reads sum the slots. A histogram slot is one list (sum, count, per-bucket counts). The
+  owner increments the bucket, stores the sum, then increments the count; a reader copies
+  the list (a single atomic operation on both GIL and free-threaded builds)
   and accepts the copy only when the count equals the sum of the bucket counts, retrying
   otherwise. So each slot is read at one instant, and its count always equals its ``+Inf``
   bucket.
@@ -163,41 +163,58 @@ class GaugeCell:
         return float(self._value)
 
 
+_READ_RETRIES = 100
+
+
 def _consistent_copy(counts: list[float]) -> list[float]:
-    """Copy one histogram slot at an instant when no observation is half-written."""
-    while True:
+    """Copy one histogram slot at an instant when no observation is half-written.
+
+    If the owner never finishes (an exception raised by a signal handler between two of
+    its steps can do that), the copy is taken as is after a bounded number of retries,
+    with its count made equal to its buckets: a read always ends.
+    """
+    for _ in range(_READ_RETRIES):
         snapshot = counts.copy()
-        if snapshot[-1] == sum(snapshot[:-2]):
+        if snapshot[1] == sum(snapshot[2:]):
             return snapshot
         time.sleep(0)  # the owner is mid-observation: let it finish
+    snapshot = counts.copy()
+    snapshot[1] = sum(snapshot[2:])
+    return snapshot
+
+
+def _new_slot(bounds: tuple[float, ...]) -> list[float]:
+    slot: list[float] = [0] * len(bounds)
+    slot[0] = 0.0
+    return slot
 
 
 class HistogramCell:
     """Bucket counts, sum and count for one histogram series.
 
-    ``bounds`` are the bucket upper bounds, sorted and ending with ``+Inf``.
+    A slot is one list: ``[sum, count, n0, n1, ...]`` with per-bucket (not cumulative)
+    counts. ``_bounds`` is the upper bounds preceded by two placeholders, so that
+    ``bisect_left(_bounds, value, 2)`` is directly the slot index of a value's bucket.
     """
 
     __slots__ = ("_bounds", "_counts", "_others", "_owner")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
-        self._bounds = bounds
+        """``bounds``: the bucket upper bounds, sorted, ending with ``+Inf``."""
+        self._bounds = (-_INF, -_INF, *bounds)
         self._owner = 0
-        # per-bucket counts (not cumulative), then sum, then count
-        self._counts: list[float] = [0] * (len(bounds) + 2)
-        self._counts[-2] = 0.0
+        self._counts = _new_slot(self._bounds)
         self._others: dict[int, list[float]] | None = None
 
     def observe(self, value: float) -> None:
         """Record one observation. NaN and non-numbers are rejected."""
         try:
-            if get_ident() == self._owner and value == value:
+            if value == value and get_ident() == self._owner:
                 counts = self._counts
-                index = bisect_left(self._bounds, value)
-                total = counts[-2] + value
-                counts[index] += 1
-                counts[-2] = total
-                counts[-1] += 1
+                total = counts[0] + value  # raises first for non-numbers: nothing is touched
+                counts[bisect_left(self._bounds, value, 2)] += 1
+                counts[0] = total
+                counts[1] += 1
                 return
         except TypeError:
             pass
@@ -209,11 +226,10 @@ class HistogramCell:
             raise ValueError(f"histogram observation must not be NaN, got {value!r}")
         ident = get_ident()
         counts = self._counts if ident == self._owner else self._slot_for(ident)
-        index = bisect_left(self._bounds, number)
-        total = counts[-2] + number
-        counts[index] += 1
-        counts[-2] = total
-        counts[-1] += 1
+        total = counts[0] + number
+        counts[bisect_left(self._bounds, number, 2)] += 1
+        counts[0] = total
+        counts[1] += 1
 
     def _slot_for(self, ident: int) -> list[float]:
         others = self._others
@@ -229,8 +245,7 @@ class HistogramCell:
                 others = self._others = {}
             slot = others.get(ident)
             if slot is None:
-                slot = others[ident] = [0] * (len(self._bounds) + 2)
-                slot[-2] = 0.0
+                slot = others[ident] = _new_slot(self._bounds)
             return slot
 
     def read(self) -> tuple[list[int], float, int]:
@@ -241,4 +256,4 @@ class HistogramCell:
             for slot in list(others.values()):
                 extra = _consistent_copy(slot)
                 counts = [a + b for a, b in zip(counts, extra, strict=True)]
-        return cast("list[int]", counts[:-2]), float(counts[-2]), int(counts[-1])
+        return cast("list[int]", counts[2:]), float(counts[0]), int(counts[1])

@@ -63,7 +63,7 @@ class HistogramChild(HistogramCell, Child):
         """Cumulative buckets, sum and count, read at one instant."""
         counts, total, count = self.read()
         return HistogramValue(
-            tuple(zip(self._bounds, accumulate(counts), strict=True)), total, count
+            tuple(zip(self._bounds[2:], accumulate(counts), strict=True)), total, count
         )
 
     def time(self) -> Timer:
