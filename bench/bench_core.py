@@ -45,6 +45,7 @@ from typing import Any
 
 import prometheus_client as pc
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 import tachikoma_metrics as tm
 
@@ -291,6 +292,19 @@ def _plan(
     return plan
 
 
+def _samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
+
+
+def _same_samples(ours: bytes, theirs: bytes) -> bool:
+    a, b = _samples(ours), _samples(theirs)
+    return a.keys() == b.keys() and all(math.isclose(a[k], b[k], rel_tol=1e-9) for k in a)
+
+
 def _inc(child: Any, v: float) -> None:
     child.inc()
 
@@ -343,6 +357,10 @@ def _export_row(
     }
     if lines["ours"] != lines["pc"]:
         print(f"WARNING: {key}: line counts differ: {lines}", file=sys.stderr)
+    # Both exports must say the same thing: same series, same values (float sums compared
+    # loosely, since the two libraries may add observations in different orders).
+    if not _same_samples(ours.last, theirs.last):
+        print(f"WARNING: {key}: the two exports disagree on series or values", file=sys.stderr)
     ms_ours = [t / 1e6 for t in t_ours]
     ms_pc = [t / 1e6 for t in t_pc]
     m_ours, m_pc = statistics.median(ms_ours), statistics.median(ms_pc)

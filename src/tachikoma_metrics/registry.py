@@ -62,7 +62,7 @@ class MetricsRegistry:
             if existing is None:
                 self._add(fresh)
                 return fresh
-            if type(existing) is type(fresh) and existing.definition() == fresh.definition():
+            if existing.definition() == fresh.definition():
                 return existing
             raise ValueError(_describe_conflict(existing, fresh))
 

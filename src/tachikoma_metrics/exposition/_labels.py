@@ -23,6 +23,8 @@ def label_renderer(labelnames: tuple[str, ...]) -> Callable[[SeriesLabels], str]
 
     The result is memoised on the ``SeriesLabels``, so each series is escaped once in its life.
     """
+    if not labelnames:
+        return _no_labels
     order = sorted(range(len(labelnames)), key=labelnames.__getitem__)
     heads = [labelnames[i] + '="' for i in order]
 
@@ -43,3 +45,7 @@ def label_renderer(labelnames: tuple[str, ...]) -> Callable[[SeriesLabels], str]
         return rendered
 
     return render
+
+
+def _no_labels(labels: SeriesLabels) -> str:
+    return ""

@@ -15,8 +15,6 @@ class Child(SeriesLabels):
     """Base of every family's child type: one series, known by its label values."""
 
     __slots__ = ()
-    # Methods that write. While a facade family waits for ``init()`` they do nothing.
-    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ()
 
 
 ChildT = TypeVar("ChildT", bound=Child)
@@ -26,19 +24,22 @@ def _noop(*args: object, **kwargs: object) -> None:
     return None
 
 
-class Family(Generic[ChildT]):
+class Family(SeriesLabels, Generic[ChildT]):
     """A named metric with fixed label names and one child per set of label values.
 
-    A family without label names has exactly one child, created with it; the family's own
-    recording methods are that child's methods, bound directly, so calling them costs the
-    same as calling the child. A labelled family's recording methods raise ``ValueError``
-    until ``labels()`` picks a child.
+    A family without label names is itself its one series: concrete families inherit the
+    value cell of their type, so ``counter.inc()`` costs exactly what ``child.inc()`` does.
+    A labelled family's ``CHILD_METHODS`` (``inc``, ``observe``, ``get``...) are replaced,
+    per instance, by functions raising ``ValueError`` that name its labels: only
+    ``labels(...)`` picks a series.
     """
 
     TYPE: ClassVar[MetricType]
     CHILD: ClassVar[type[Any]]
-    # Child methods an unlabelled family answers directly.
+    # Methods of the series an unlabelled family answers itself and a labelled one refuses.
     CHILD_METHODS: ClassVar[tuple[str, ...]] = ()
+    # Among those, the ones that write: no-ops while the facade waits for ``init()``.
+    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ()
     RESERVED_LABELS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
@@ -56,16 +57,19 @@ class Family(Generic[ChildT]):
         self._labelnames = check_label_names(labelnames, self.RESERVED_LABELS)
         self._unit = check_unit(self._name, unit)
         self._lock = threading.Lock()
+        if not hasattr(self, "_child_class"):
+            self._child_class: type[ChildT] = self.CHILD
         self._children: dict[tuple[str, ...], ChildT] = {}
         # Children sorted by label values, rebuilt lazily; replaced, never mutated, once built.
         self._order: list[ChildT] | None = None
         self._added: list[ChildT] = []
         self._sort_key = self._make_sort_key()
         self._suspended = False
-        self._default: ChildT | None = None
-        if not self._labelnames:
-            self._default = self._add_child(())
-            self._bind(self._default)
+        # As a series (unlabelled families only): no labels, rendered as nothing.
+        self.label_values = ()
+        self.rendered_labels = ""
+        if self._labelnames:
+            self.__class__ = labelled_variant(type(self))
 
     # -- definition ---------------------------------------------------------------------------
 
@@ -114,7 +118,10 @@ class Family(Generic[ChildT]):
         Values go positionally in label-name order, or by name; each is converted with
         ``str()``. A wrong count, a missing or unknown name raises ``ValueError``.
         """
-        child = self._children.get(values)  # type: ignore[arg-type]
+        try:
+            child = self._children.get(values)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable value: converted with str() below
+            child = None
         if child is None or kwvalues:
             return self._labels_slow(values, kwvalues)
         return child
@@ -135,7 +142,8 @@ class Family(Generic[ChildT]):
         if kwvalues:
             if values:
                 raise ValueError(
-                    f"metric {self._name!r}: pass label values by position or by name, not both"
+                    f"metric {self._name!r} expects labels {names!r}: pass their values"
+                    " by position or by name, not both"
                 )
             unknown = sorted(set(kwvalues) - set(names))
             missing = [n for n in names if n not in kwvalues]
@@ -164,11 +172,9 @@ class Family(Generic[ChildT]):
         with self._lock:
             child = self._children.get(key)
             if child is None:
+                child = self._new_child(self._child_class, key)
                 if self._suspended:
-                    child = self._new_child(_pausable(self.CHILD), key)
-                    _silence(child)
-                else:
-                    child = self._new_child(self.CHILD, key)
+                    _pause(child, self.RECORDING_METHODS)
                 self._children[key] = child
                 self._added.append(child)
             return child
@@ -226,11 +232,7 @@ class Family(Generic[ChildT]):
             self._added = []
             return self._order
 
-    # -- unlabelled fast path and the facade's pause ----------------------------------------
-
-    def _bind(self, child: ChildT) -> None:
-        for method in self.CHILD_METHODS:
-            setattr(self, method, getattr(child, method))
+    # -- refusals and the facade's pause -------------------------------------------------------
 
     def _no_labels_given(self, method: str) -> ValueError:
         return ValueError(
@@ -243,18 +245,22 @@ class Family(Generic[ChildT]):
         with self._lock:
             self._suspended = True
             for child in self._children.values():
-                _silence(child)
-        if self._default is not None:
-            for method in self._default.RECORDING_METHODS:
-                setattr(self, method, _noop)
+                _pause(child, self.RECORDING_METHODS)
+        if not self._labelnames:
+            _pause(self, self.RECORDING_METHODS)
 
     def _resume(self) -> None:
         with self._lock:
             self._suspended = False
             for child in self._children.values():
-                _unsilence(child)
-        if self._default is not None:
-            self._bind(self._default)
+                _unpause(child)
+        _unpause(self)
+
+    def _series(self) -> Sequence[Any]:
+        """The series to snapshot: the family itself if unlabelled, else its sorted children."""
+        if self._labelnames:
+            return self._sorted_children()
+        return (self,)
 
     # -- snapshot -----------------------------------------------------------------------------
 
@@ -266,24 +272,49 @@ class Family(Generic[ChildT]):
         return f"{type(self).__name__}({self._name!r}, labelnames={self._labelnames!r})"
 
 
-_PAUSABLE: dict[type[Any], type[Any]] = {}
+# Variant classes: a subclass with some methods replaced at class level, adding no state,
+# so an object can switch to it and back by assigning ``__class__``. Replacing methods on
+# the class, never on the instance, keeps CPython's attribute caches working for the
+# instances that never switch.
+_VARIANTS: dict[tuple[type[Any], str], type[Any]] = {}
+_VARIANTS_LOCK = threading.Lock()
+_PAUSED_BASES: dict[type[Any], type[Any]] = {}
 
 
-def _pausable(cls: type[ChildT]) -> type[ChildT]:
-    """A subclass of ``cls`` with an instance ``__dict__``, so its methods can be paused."""
-    pausable = _PAUSABLE.get(cls)
-    if pausable is None:
-        pausable = _PAUSABLE.setdefault(cls, type(f"Pausable{cls.__name__}", (cls,), {}))
-    return pausable
+def _variant(cls: type[Any], kind: str, methods: dict[str, Callable[..., Any]]) -> type[Any]:
+    with _VARIANTS_LOCK:
+        variant = _VARIANTS.get((cls, kind))
+        if variant is None:
+            namespace: dict[str, Any] = {"__slots__": (), "__module__": cls.__module__}
+            namespace.update(methods)
+            variant = _VARIANTS[(cls, kind)] = type(cls.__name__, (cls,), namespace)
+        return variant
 
 
-def _silence(child: Any) -> None:
-    """Turn a pausable child's recording methods into no-ops (see ``Family._suspend``)."""
-    if hasattr(child, "__dict__"):
-        for method in child.RECORDING_METHODS:
-            setattr(child, method, _noop)
+def _refusing(method: str) -> Callable[..., Any]:
+    def refuse(self: Family[Any], *args: object, **kwargs: object) -> Any:
+        raise self._no_labels_given(method)
+
+    refuse.__name__ = method
+    return refuse
 
 
-def _unsilence(child: Any) -> None:
-    if hasattr(child, "__dict__"):
-        child.__dict__.clear()
+def labelled_variant(cls: type[Any]) -> type[Any]:
+    """``cls`` with its ``CHILD_METHODS`` refusing: the class of a labelled family."""
+    return _variant(cls, "labelled", {m: _refusing(m) for m in cls.CHILD_METHODS})
+
+
+def _pause(obj: Any, methods: tuple[str, ...]) -> None:
+    """Switch ``obj`` to a variant of its class whose ``methods`` do nothing."""
+    cls = type(obj)
+    if cls in _PAUSED_BASES:
+        return
+    paused = _variant(cls, "paused", dict.fromkeys(methods, _noop))
+    _PAUSED_BASES[paused] = cls
+    obj.__class__ = paused
+
+
+def _unpause(obj: Any) -> None:
+    base = _PAUSED_BASES.get(type(obj))
+    if base is not None:
+        obj.__class__ = base

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from ..model import MetricFamily, MetricType
@@ -13,7 +14,6 @@ class CounterChild(CounterCell, Child):
     """One counter series. ``inc(amount)`` adds a finite amount >= 0; ``get()`` reads it."""
 
     __slots__ = ("label_values", "rendered_labels")
-    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ("inc", "inc_by")
 
     def __init__(self, labels: tuple[str, ...]) -> None:
         CounterCell.__init__(self)
@@ -21,15 +21,24 @@ class CounterChild(CounterCell, Child):
         self.rendered_labels: str | None = None
 
 
-class Counter(Family[CounterChild]):
+class Counter(CounterCell, Family[CounterChild]):
     """A counter family. Its samples are exposed as ``<name>_total``.
 
     The name may be given with or without ``_total``; ``name`` is always without it.
+    Unlabelled, the family is its own series: ``inc``, ``inc_by`` and ``get`` as on
+    ``CounterChild``.
     """
 
     TYPE: ClassVar[MetricType] = MetricType.COUNTER
     CHILD: ClassVar[type[CounterChild]] = CounterChild
     CHILD_METHODS: ClassVar[tuple[str, ...]] = ("inc", "inc_by", "get")
+    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ("inc", "inc_by")
+
+    def __init__(
+        self, name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = ""
+    ) -> None:
+        CounterCell.__init__(self)
+        Family.__init__(self, name, help, labelnames=labelnames, unit=unit)
 
     @staticmethod
     def _family_name(name: str) -> str:
@@ -46,18 +55,6 @@ class Counter(Family[CounterChild]):
     def _new_child(self, cls: type[CounterChild], labels: tuple[str, ...]) -> CounterChild:
         return cls(labels)
 
-    def inc(self, amount: float = 1.0) -> None:
-        """Add ``amount`` to an unlabelled counter."""
-        raise self._no_labels_given("inc")
-
-    def inc_by(self, amount: float) -> None:
-        """Add ``amount`` to an unlabelled counter."""
-        raise self._no_labels_given("inc_by")
-
-    def get(self) -> float:
-        """The value of an unlabelled counter."""
-        raise self._no_labels_given("get")
-
     def collect(self) -> MetricFamily:
         return MetricFamily(
             self._name,
@@ -67,7 +64,7 @@ class Counter(Family[CounterChild]):
             self._labelnames,
             # Reads the cell directly when only its owner thread ever wrote it.
             samples=[
-                (child, child._value if child._others is None else child.get())
-                for child in self._sorted_children()
+                (series, series._value if series._others is None else series.get())
+                for series in self._series()
             ],
         )

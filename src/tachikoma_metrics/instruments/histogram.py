@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable
-from itertools import accumulate, pairwise
+from itertools import accumulate, islice, pairwise
 from typing import ClassVar
 
 from ..model import HistogramValue, MetricFamily, MetricType
-from ..values import HistogramCell, as_float
+from ..values import HistogramCell, as_float, compile_observe, slot_bounds
 from ._family import Child, Family
 from ._timing import Timer
 
@@ -48,22 +49,18 @@ def check_buckets(buckets: Iterable[object]) -> tuple[float, ...]:
     return bounds
 
 
-class HistogramChild(HistogramCell, Child):
-    """One histogram series: ``observe``, ``time`` and ``get``."""
+class _HistogramHelpers(HistogramCell):
+    """What a histogram series offers beyond its cell: ``get`` and ``time``."""
 
-    __slots__ = ("label_values", "rendered_labels")
-    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ("observe",)
-
-    def __init__(self, labels: tuple[str, ...], bounds: tuple[float, ...]) -> None:
-        HistogramCell.__init__(self, bounds)
-        self.label_values = labels
-        self.rendered_labels: str | None = None
+    __slots__ = ()
 
     def get(self) -> HistogramValue:
         """Cumulative buckets, sum and count, read at one instant."""
         counts, total, count = self.read()
         return HistogramValue(
-            tuple(zip(self._bounds[2:], accumulate(counts), strict=True)), total, count
+            tuple(zip(islice(self._bounds, 2, None), accumulate(counts), strict=True)),
+            total,
+            count,
         )
 
     def time(self) -> Timer:
@@ -74,13 +71,64 @@ class HistogramChild(HistogramCell, Child):
         self.observe(seconds)
 
 
-class Histogram(Family[HistogramChild]):
-    """A histogram family with fixed bucket upper bounds (``le`` may not be a label name)."""
+class HistogramChild(_HistogramHelpers, Child):
+    """One histogram series: ``observe``, ``time`` and ``get``."""
+
+    __slots__ = ("label_values", "rendered_labels")
+
+    def __init__(self, labels: tuple[str, ...], bounds: tuple[float, ...]) -> None:
+        """``bounds`` as ``values.slot_bounds`` makes them, shared by the family's children."""
+        HistogramCell.__init__(self, bounds)
+        self.label_values = labels
+        self.rendered_labels: str | None = None
+
+
+_COMPILED_LOCK = threading.Lock()
+_CHILD_CLASSES: dict[tuple[float, ...], type[HistogramChild]] = {}
+_FAMILY_CLASSES: dict[tuple[type[Histogram], tuple[float, ...]], type[Histogram]] = {}
+
+
+def _child_class_for(bounds: tuple[float, ...]) -> type[HistogramChild]:
+    """``HistogramChild`` with ``observe`` compiled for these bounds (one class per layout)."""
+    with _COMPILED_LOCK:
+        cls = _CHILD_CLASSES.get(bounds)
+        if cls is None:
+            namespace = {"__slots__": (), "observe": compile_observe(bounds)}
+            cls = _CHILD_CLASSES[bounds] = type("HistogramChild", (HistogramChild,), namespace)
+        return cls
+
+
+class Histogram(_HistogramHelpers, Family[HistogramChild]):
+    """A histogram family with fixed bucket upper bounds (``le`` may not be a label name).
+
+    Unlabelled, the family is its own series, with the methods of ``HistogramChild``.
+    Constructing one gives an instance of a subclass whose ``observe`` is compiled for
+    its bounds (see ``values.compile_observe``).
+    """
 
     TYPE: ClassVar[MetricType] = MetricType.HISTOGRAM
     CHILD: ClassVar[type[HistogramChild]] = HistogramChild
-    CHILD_METHODS: ClassVar[tuple[str, ...]] = ("observe", "get")
+    CHILD_METHODS: ClassVar[tuple[str, ...]] = ("observe", "get", "time")
+    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ("observe",)
     RESERVED_LABELS: ClassVar[tuple[str, ...]] = ("le",)
+
+    def __new__(
+        cls,
+        name: str,
+        help: str = "",
+        *,
+        labelnames: Iterable[str] = (),
+        unit: str = "",
+        buckets: Iterable[float] = DEFAULT_BUCKETS,
+    ) -> Histogram:
+        bounds = check_buckets(buckets)
+        with _COMPILED_LOCK:
+            specialised = _FAMILY_CLASSES.get((cls, bounds))
+            if specialised is None:
+                namespace = {"observe": compile_observe(bounds), "__module__": cls.__module__}
+                specialised = type(cls.__name__, (cls,), namespace)
+                _FAMILY_CLASSES[(cls, bounds)] = specialised
+        return object.__new__(specialised)
 
     def __init__(
         self,
@@ -91,40 +139,26 @@ class Histogram(Family[HistogramChild]):
         unit: str = "",
         buckets: Iterable[float] = DEFAULT_BUCKETS,
     ) -> None:
-        self._bounds = check_buckets(buckets)
-        super().__init__(name, help, labelnames=labelnames, unit=unit)
+        self._bounds_given = check_buckets(buckets)
+        bounds = slot_bounds(self._bounds_given)
+        HistogramCell.__init__(self, bounds)
+        self._child_class = _child_class_for(self._bounds_given)
+        Family.__init__(self, name, help, labelnames=labelnames, unit=unit)
 
     @property
     def buckets(self) -> tuple[float, ...]:
         """The bucket upper bounds, ending with ``+Inf``."""
-        return self._bounds
+        return self._bounds_given
 
     def sample_names(self) -> tuple[str, ...]:
         name = self._name
         return (name, name + "_bucket", name + "_sum", name + "_count", name + "_created")
 
     def definition(self) -> dict[str, object]:
-        return {**super().definition(), "buckets": self._bounds}
+        return {**super().definition(), "buckets": self._bounds_given}
 
     def _new_child(self, cls: type[HistogramChild], labels: tuple[str, ...]) -> HistogramChild:
         return cls(labels, self._bounds)
-
-    def observe(self, value: float) -> None:
-        """Record one observation on an unlabelled histogram."""
-        raise self._no_labels_given("observe")
-
-    def get(self) -> HistogramValue:
-        """The snapshot of an unlabelled histogram."""
-        raise self._no_labels_given("get")
-
-    def time(self) -> Timer:
-        """Context manager and decorator on an unlabelled histogram."""
-        if self._labelnames:
-            raise self._no_labels_given("time")
-        return Timer(self._observe_seconds)
-
-    def _observe_seconds(self, seconds: float) -> None:
-        self.observe(seconds)
 
     def collect(self) -> MetricFamily:
         return MetricFamily(
@@ -133,5 +167,5 @@ class Histogram(Family[HistogramChild]):
             self._help,
             self._unit,
             self._labelnames,
-            histograms=[(child, child.get()) for child in self._sorted_children()],
+            histograms=[(series, series.get()) for series in self._series()],
         )
