@@ -18,9 +18,9 @@ from .model import HistogramValue, LabelSet, MetricFamily, MetricType, SeriesLab
 from .registry import MetricsRegistry
 
 __all__ = [
-    "DEFAULT_BUCKETS",
     "Counter",
     "CounterChild",
+    "DEFAULT_BUCKETS",
     "Gauge",
     "GaugeChild",
     "Histogram",

@@ -1,0 +1,27 @@
+"""The README's quickstart runs as written and prints what it promises."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+@pytest.mark.usefixtures("fresh_facade")
+def test_quickstart_runs_and_exports_what_it_recorded() -> None:
+    """The first python block of the README executes and its export holds its values."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    assert blocks, "README.md has no python block"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(blocks[0], "README.md", "exec"), {})
+    text = out.getvalue()
+    assert "tachikoma_missions_started_total 1\n" in text
+    assert "tachikoma_active_missions 3\n" in text
+    assert 'tachikoma_api_calls_total{provider="anthropic",status="ok"} 2\n' in text
+    assert 'tachikoma_api_call_seconds_count{provider="anthropic"} 1\n' in text
