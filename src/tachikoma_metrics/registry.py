@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .exposition.text import encode_text
 from .instruments import DEFAULT_BUCKETS, Counter, Gauge, Histogram
@@ -63,7 +63,7 @@ class MetricsRegistry:
                 self._add(fresh)
                 return fresh
             if existing.definition() == fresh.definition():
-                return existing
+                return cast(FamilyT, existing)
             raise ValueError(_describe_conflict(existing, fresh))
 
     # -- registration ----------------------------------------------------------------------

@@ -25,13 +25,19 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable
 from threading import get_ident
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 _INF = math.inf
 # Taken only when a thread writes a cell for the first time.
 _claim_lock = threading.Lock()
 # One int object per thread ident, shared by every cell that thread owns (saves memory).
 _idents: dict[int, int] = {}
+# Owners that are not threads (thread idents are never negative): a cell whose owner is
+# PAUSED drops writes (a facade instrument before init()); one whose owner is REFUSED
+# raises on writes (the unused cell of a labelled family). Both fail the fast path's
+# owner test, so checking for them costs the fast path nothing.
+PAUSED = -1
+REFUSED = -2
 
 
 def check_increment(amount: object) -> float:
@@ -64,15 +70,40 @@ class _Slot:
         self.value = 0.0
 
 
-class CounterCell:
-    """A monotonically increasing float, safe for any number of writer threads."""
+class Cell:
+    """What every cell shares: an ``_owner`` and what happens to a write that is blocked."""
 
-    __slots__ = ("_others", "_owner", "_value")
+    if not TYPE_CHECKING:
+        __slots__ = ()
+    _owner: int
 
-    def __init__(self) -> None:
+    def _blocked(self, method: str) -> None:
+        """A write reached a cell whose owner is ``PAUSED`` (dropped) or ``REFUSED``."""
+        if self._owner == REFUSED:
+            raise self._refusal(method)
+
+    def _refusal(self, method: str) -> Exception:
+        """The error a ``REFUSED`` cell raises; families say which labels are missing."""
+        return RuntimeError(f"{method}() on a cell that takes no writes")
+
+
+class CounterCell(Cell):
+    """A monotonically increasing float, safe for any number of writer threads.
+
+    Storage contract: a cell class declares no storage itself; a concrete class provides
+    ``_owner``, ``_value`` and ``_others`` (as slots for children, in the instance dict for
+    families) and calls ``_init_cell()``.
+    """
+
+    if not TYPE_CHECKING:  # empty at run time; mypy would reject assignments under it
+        __slots__ = ()
+    _value: float
+    _others: dict[int, _Slot] | None
+
+    def _init_cell(self) -> None:
         self._owner = 0
         self._value = 0.0
-        self._others: dict[int, _Slot] | None = None
+        self._others = None
 
     def inc(self, amount: float = 1.0) -> None:
         """Add ``amount`` (finite, >= 0). Raises ``ValueError``/``TypeError`` otherwise."""
@@ -91,7 +122,11 @@ class CounterCell:
     def _inc_slow(self, amount: object) -> None:
         value = check_increment(amount)
         ident = get_ident()
-        if ident != self._owner:
+        owner = self._owner
+        if owner < 0:
+            self._blocked("inc")
+            return
+        if ident != owner:
             others = self._others
             slot = others.get(ident) if others is not None else None
             if slot is None:
@@ -129,19 +164,29 @@ class CounterCell:
         return value
 
 
-class GaugeCell:
-    """A float that goes up and down and can be set; every update takes a lock."""
+class GaugeCell(Cell):
+    """A float that goes up and down and can be set; every update takes a lock.
 
-    __slots__ = ("_lock", "_value")
+    Storage contract as for ``CounterCell``: ``_lock``, ``_owner`` (only ever 0,
+    ``PAUSED`` or ``REFUSED`` here) and ``_value``.
+    """
 
-    def __init__(self) -> None:
+    if not TYPE_CHECKING:
+        __slots__ = ()
+    _lock: threading.Lock
+    _value: float
+
+    def _init_cell(self) -> None:
         self._lock = threading.Lock()
+        self._owner = 0
         self._value = 0.0
 
     def inc(self, amount: float = 1.0) -> None:
         """Add ``amount`` (any real number)."""
         if amount.__class__ is not float and amount.__class__ is not int:
             amount = as_float(amount, "gauge increment")
+        if self._owner:
+            return self._blocked("inc")
         with self._lock:
             self._value += amount
 
@@ -149,6 +194,8 @@ class GaugeCell:
         """Subtract ``amount`` (any real number)."""
         if amount.__class__ is not float and amount.__class__ is not int:
             amount = as_float(amount, "gauge decrement")
+        if self._owner:
+            return self._blocked("dec")
         with self._lock:
             self._value -= amount
 
@@ -156,6 +203,8 @@ class GaugeCell:
         """Set the gauge to ``value`` (any real number, NaN and infinities included)."""
         if value.__class__ is not float:
             value = as_float(value, "gauge value")
+        if self._owner:
+            return self._blocked("set")
         with self._lock:
             self._value = value
 
@@ -256,22 +305,27 @@ def _new_slot(bounds: tuple[float, ...]) -> list[float]:
     return slot
 
 
-class HistogramCell:
+class HistogramCell(Cell):
     """Bucket counts, sum and count for one histogram series.
 
     A slot is one list: ``[sum, count, n0, n1, ...]`` with per-bucket (not cumulative)
-    counts. ``_bounds`` is the upper bounds preceded by two placeholders, so that
+    counts. Storage contract as for ``CounterCell``: ``_bounds``, ``_counts``, ``_others``
+    and ``_owner``. ``_bounds`` is the upper bounds preceded by two placeholders, so that
     ``bisect_left(_bounds, value, 2)`` is directly the slot index of a value's bucket.
     """
 
-    __slots__ = ("_bounds", "_counts", "_others", "_owner")
+    if not TYPE_CHECKING:
+        __slots__ = ()
+    _bounds: tuple[float, ...]
+    _counts: list[float]
+    _others: dict[int, list[float]] | None
 
-    def __init__(self, slot_bounds: tuple[float, ...]) -> None:
+    def _init_cell(self, slot_bounds: tuple[float, ...]) -> None:
         """``slot_bounds``: ``slot_bounds(upper_bounds)``, computed once and shared."""
         self._bounds = slot_bounds
         self._owner = 0
         self._counts = _new_slot(slot_bounds)
-        self._others: dict[int, list[float]] | None = None
+        self._others = None
 
     def observe(self, value: float) -> None:
         """Record one observation. NaN and non-numbers are rejected."""
@@ -291,6 +345,9 @@ class HistogramCell:
         number = as_float(value, "histogram observation")
         if number != number:
             raise ValueError(f"histogram observation must not be NaN, got {value!r}")
+        if self._owner < 0:
+            self._blocked("observe")
+            return
         ident = get_ident()
         counts = self._counts if ident == self._owner else self._slot_for(ident)
         total = counts[0] + number

@@ -9,9 +9,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from .._names import check_label_names, check_metric_name, check_unit
 from ..model import MetricFamily, MetricType, SeriesLabels
+from ..values import PAUSED, REFUSED, Cell
 
 
-class Child(SeriesLabels):
+class Child(Cell, SeriesLabels):
     """Base of every family's child type: one series, known by its label values."""
 
     __slots__ = ()
@@ -20,26 +21,18 @@ class Child(SeriesLabels):
 ChildT = TypeVar("ChildT", bound=Child)
 
 
-def _noop(*args: object, **kwargs: object) -> None:
-    return None
-
-
-class Family(SeriesLabels, Generic[ChildT]):
+class Family(Cell, SeriesLabels, Generic[ChildT]):
     """A named metric with fixed label names and one child per set of label values.
 
     A family without label names is itself its one series: concrete families inherit the
-    value cell of their type, so ``counter.inc()`` costs exactly what ``child.inc()`` does.
-    A labelled family's ``CHILD_METHODS`` (``inc``, ``observe``, ``get``...) are replaced,
-    per instance, by functions raising ``ValueError`` that name its labels: only
-    ``labels(...)`` picks a series.
+    value cell of their type (keeping its storage in the instance dict), so
+    ``counter.inc()`` costs exactly what ``child.inc()`` does. A labelled family's own
+    cell is ``REFUSED``: writing to it, or reading it, raises ``ValueError`` naming the
+    labels, since only ``labels(...)`` picks a series.
     """
 
     TYPE: ClassVar[MetricType]
     CHILD: ClassVar[type[Any]]
-    # Methods of the series an unlabelled family answers itself and a labelled one refuses.
-    CHILD_METHODS: ClassVar[tuple[str, ...]] = ()
-    # Among those, the ones that write: no-ops while the facade waits for ``init()``.
-    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ()
     RESERVED_LABELS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
@@ -69,7 +62,7 @@ class Family(SeriesLabels, Generic[ChildT]):
         self.label_values = ()
         self.rendered_labels = ""
         if self._labelnames:
-            self.__class__ = labelled_variant(type(self))
+            self._owner = REFUSED
 
     # -- definition ---------------------------------------------------------------------------
 
@@ -174,7 +167,7 @@ class Family(SeriesLabels, Generic[ChildT]):
             if child is None:
                 child = self._new_child(self._child_class, key)
                 if self._suspended:
-                    _pause(child, self.RECORDING_METHODS)
+                    child._owner = PAUSED
                 self._children[key] = child
                 self._added.append(child)
             return child
@@ -240,21 +233,30 @@ class Family(SeriesLabels, Generic[ChildT]):
             f"call .labels(...) before .{method}()"
         )
 
+    def _refusal(self, method: str) -> Exception:
+        return self._no_labels_given(method)
+
+    def _unlabelled(self, method: str) -> None:
+        """Raise unless this family is its own series (has no labels)."""
+        if self._labelnames:
+            raise self._no_labels_given(method)
+
     def _suspend(self) -> None:
-        """Record nothing until ``_resume()``: the facade's state before ``init()``."""
+        """Drop every write until ``_resume()``: the facade's state before ``init()``."""
         with self._lock:
             self._suspended = True
-            for child in self._children.values():
-                _pause(child, self.RECORDING_METHODS)
-        if not self._labelnames:
-            _pause(self, self.RECORDING_METHODS)
+            everything: list[Cell] = [self, *self._children.values()]
+            for series in everything:
+                if series._owner != REFUSED:
+                    series._owner = PAUSED
 
     def _resume(self) -> None:
         with self._lock:
             self._suspended = False
-            for child in self._children.values():
-                _unpause(child)
-        _unpause(self)
+            everything: list[Cell] = [self, *self._children.values()]
+            for series in everything:
+                if series._owner == PAUSED:
+                    series._owner = 0
 
     def _series(self) -> Sequence[Any]:
         """The series to snapshot: the family itself if unlabelled, else its sorted children."""
@@ -270,51 +272,3 @@ class Family(SeriesLabels, Generic[ChildT]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._name!r}, labelnames={self._labelnames!r})"
-
-
-# Variant classes: a subclass with some methods replaced at class level, adding no state,
-# so an object can switch to it and back by assigning ``__class__``. Replacing methods on
-# the class, never on the instance, keeps CPython's attribute caches working for the
-# instances that never switch.
-_VARIANTS: dict[tuple[type[Any], str], type[Any]] = {}
-_VARIANTS_LOCK = threading.Lock()
-_PAUSED_BASES: dict[type[Any], type[Any]] = {}
-
-
-def _variant(cls: type[Any], kind: str, methods: dict[str, Callable[..., Any]]) -> type[Any]:
-    with _VARIANTS_LOCK:
-        variant = _VARIANTS.get((cls, kind))
-        if variant is None:
-            namespace: dict[str, Any] = {"__slots__": (), "__module__": cls.__module__}
-            namespace.update(methods)
-            variant = _VARIANTS[(cls, kind)] = type(cls.__name__, (cls,), namespace)
-        return variant
-
-
-def _refusing(method: str) -> Callable[..., Any]:
-    def refuse(self: Family[Any], *args: object, **kwargs: object) -> Any:
-        raise self._no_labels_given(method)
-
-    refuse.__name__ = method
-    return refuse
-
-
-def labelled_variant(cls: type[Any]) -> type[Any]:
-    """``cls`` with its ``CHILD_METHODS`` refusing: the class of a labelled family."""
-    return _variant(cls, "labelled", {m: _refusing(m) for m in cls.CHILD_METHODS})
-
-
-def _pause(obj: Any, methods: tuple[str, ...]) -> None:
-    """Switch ``obj`` to a variant of its class whose ``methods`` do nothing."""
-    cls = type(obj)
-    if cls in _PAUSED_BASES:
-        return
-    paused = _variant(cls, "paused", dict.fromkeys(methods, _noop))
-    _PAUSED_BASES[paused] = cls
-    obj.__class__ = paused
-
-
-def _unpause(obj: Any) -> None:
-    base = _PAUSED_BASES.get(type(obj))
-    if base is not None:
-        obj.__class__ = base

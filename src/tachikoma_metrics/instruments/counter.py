@@ -13,15 +13,15 @@ from ._family import Child, Family
 class CounterChild(CounterCell, Child):
     """One counter series. ``inc(amount)`` adds a finite amount >= 0; ``get()`` reads it."""
 
-    __slots__ = ("label_values", "rendered_labels")
+    __slots__ = ("_others", "_owner", "_value", "label_values", "rendered_labels")
 
     def __init__(self, labels: tuple[str, ...]) -> None:
-        CounterCell.__init__(self)
+        self._init_cell()
         self.label_values = labels
         self.rendered_labels: str | None = None
 
 
-class Counter(CounterCell, Family[CounterChild]):
+class Counter(Family[CounterChild], CounterCell):
     """A counter family. Its samples are exposed as ``<name>_total``.
 
     The name may be given with or without ``_total``; ``name`` is always without it.
@@ -31,14 +31,17 @@ class Counter(CounterCell, Family[CounterChild]):
 
     TYPE: ClassVar[MetricType] = MetricType.COUNTER
     CHILD: ClassVar[type[CounterChild]] = CounterChild
-    CHILD_METHODS: ClassVar[tuple[str, ...]] = ("inc", "inc_by", "get")
-    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ("inc", "inc_by")
 
     def __init__(
         self, name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = ""
     ) -> None:
-        CounterCell.__init__(self)
+        self._init_cell()
         Family.__init__(self, name, help, labelnames=labelnames, unit=unit)
+
+    def get(self) -> float:
+        """The value of an unlabelled counter."""
+        self._unlabelled("get")
+        return CounterCell.get(self)
 
     @staticmethod
     def _family_name(name: str) -> str:

@@ -43,15 +43,15 @@ class _GaugeHelpers(GaugeCell):
 class GaugeChild(_GaugeHelpers, Child):
     """One gauge series: ``inc``, ``dec``, ``set``, ``get`` and the timing helpers."""
 
-    __slots__ = ("label_values", "rendered_labels")
+    __slots__ = ("_lock", "_owner", "_value", "label_values", "rendered_labels")
 
     def __init__(self, labels: tuple[str, ...]) -> None:
-        GaugeCell.__init__(self)
+        self._init_cell()
         self.label_values = labels
         self.rendered_labels: str | None = None
 
 
-class Gauge(_GaugeHelpers, Family[GaugeChild]):
+class Gauge(Family[GaugeChild], _GaugeHelpers):
     """A gauge family: any float, negative included.
 
     Unlabelled, the family is its own series, with the methods of ``GaugeChild``.
@@ -59,22 +59,27 @@ class Gauge(_GaugeHelpers, Family[GaugeChild]):
 
     TYPE: ClassVar[MetricType] = MetricType.GAUGE
     CHILD: ClassVar[type[GaugeChild]] = GaugeChild
-    CHILD_METHODS: ClassVar[tuple[str, ...]] = (
-        "inc",
-        "dec",
-        "set",
-        "get",
-        "set_to_current_time",
-        "track_inprogress",
-        "time",
-    )
-    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ("inc", "dec", "set", "set_to_current_time")
 
     def __init__(
         self, name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = ""
     ) -> None:
-        GaugeCell.__init__(self)
+        self._init_cell()
         Family.__init__(self, name, help, labelnames=labelnames, unit=unit)
+
+    def get(self) -> float:
+        """The value of an unlabelled gauge."""
+        self._unlabelled("get")
+        return GaugeCell.get(self)
+
+    def track_inprogress(self) -> InProgress:
+        """Context manager and decorator on an unlabelled gauge (see ``GaugeChild``)."""
+        self._unlabelled("track_inprogress")
+        return _GaugeHelpers.track_inprogress(self)
+
+    def time(self) -> Timer:
+        """Context manager and decorator on an unlabelled gauge (see ``GaugeChild``)."""
+        self._unlabelled("time")
+        return _GaugeHelpers.time(self)
 
     def _new_child(self, cls: type[GaugeChild], labels: tuple[str, ...]) -> GaugeChild:
         return cls(labels)

@@ -74,11 +74,11 @@ class _HistogramHelpers(HistogramCell):
 class HistogramChild(_HistogramHelpers, Child):
     """One histogram series: ``observe``, ``time`` and ``get``."""
 
-    __slots__ = ("label_values", "rendered_labels")
+    __slots__ = ("_bounds", "_counts", "_others", "_owner", "label_values", "rendered_labels")
 
     def __init__(self, labels: tuple[str, ...], bounds: tuple[float, ...]) -> None:
         """``bounds`` as ``values.slot_bounds`` makes them, shared by the family's children."""
-        HistogramCell.__init__(self, bounds)
+        self._init_cell(bounds)
         self.label_values = labels
         self.rendered_labels: str | None = None
 
@@ -98,7 +98,7 @@ def _child_class_for(bounds: tuple[float, ...]) -> type[HistogramChild]:
         return cls
 
 
-class Histogram(_HistogramHelpers, Family[HistogramChild]):
+class Histogram(Family[HistogramChild], _HistogramHelpers):
     """A histogram family with fixed bucket upper bounds (``le`` may not be a label name).
 
     Unlabelled, the family is its own series, with the methods of ``HistogramChild``.
@@ -108,8 +108,6 @@ class Histogram(_HistogramHelpers, Family[HistogramChild]):
 
     TYPE: ClassVar[MetricType] = MetricType.HISTOGRAM
     CHILD: ClassVar[type[HistogramChild]] = HistogramChild
-    CHILD_METHODS: ClassVar[tuple[str, ...]] = ("observe", "get", "time")
-    RECORDING_METHODS: ClassVar[tuple[str, ...]] = ("observe",)
     RESERVED_LABELS: ClassVar[tuple[str, ...]] = ("le",)
 
     def __new__(
@@ -141,9 +139,19 @@ class Histogram(_HistogramHelpers, Family[HistogramChild]):
     ) -> None:
         self._bounds_given = check_buckets(buckets)
         bounds = slot_bounds(self._bounds_given)
-        HistogramCell.__init__(self, bounds)
+        self._init_cell(bounds)
         self._child_class = _child_class_for(self._bounds_given)
         Family.__init__(self, name, help, labelnames=labelnames, unit=unit)
+
+    def get(self) -> HistogramValue:
+        """The snapshot of an unlabelled histogram."""
+        self._unlabelled("get")
+        return _HistogramHelpers.get(self)
+
+    def time(self) -> Timer:
+        """Context manager and decorator on an unlabelled histogram."""
+        self._unlabelled("time")
+        return _HistogramHelpers.time(self)
 
     @property
     def buckets(self) -> tuple[float, ...]:
