@@ -19,6 +19,8 @@ class MetricType(enum.Enum):
     COUNTER = "counter"
     GAUGE = "gauge"
     HISTOGRAM = "histogram"
+    SUMMARY = "summary"
+    UNKNOWN = "unknown"
 
 
 class SeriesLabels:
@@ -50,16 +52,58 @@ class LabelSet(SeriesLabels):
 
 
 @dataclass(frozen=True, slots=True)
+class Exemplar:
+    """One traced observation: its labels (names and values, in the order given), its
+    value and when it was recorded (Unix seconds)."""
+
+    labels: tuple[tuple[str, str], ...]
+    value: float
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NativeBuckets:
+    """The sparse exponential buckets of a native histogram, as the protobuf format has them.
+
+    Spans are ``(offset, length)`` pairs; deltas are the differences between consecutive
+    bucket counts, the first taken against 0 (see the native-histogram spec).
+    """
+
+    schema: int
+    zero_threshold: float
+    zero_count: int
+    positive_spans: tuple[tuple[int, int], ...] = ()
+    positive_deltas: tuple[int, ...] = ()
+    negative_spans: tuple[tuple[int, int], ...] = ()
+    negative_deltas: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class HistogramValue:
     """A histogram series read at one instant.
 
     ``buckets`` are ``(upper_bound, cumulative_count)`` pairs in increasing bound order,
-    ending with ``(inf, count)``.
+    ending with ``(inf, count)``. ``exemplars``, when given, has one entry per bucket
+    (``None`` where a bucket has none). ``created`` is when the series started (Unix
+    seconds). ``native`` carries native buckets where the histogram has them.
     """
 
     buckets: tuple[tuple[float, int], ...]
     sum: float
     count: int
+    created: float | None = None
+    exemplars: tuple[Exemplar | None, ...] | None = None
+    native: NativeBuckets | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryValue:
+    """A summary series read at one instant: ``(quantile, value)`` pairs, sum and count."""
+
+    quantiles: tuple[tuple[float, float], ...]
+    sum: float
+    count: int
+    created: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +111,10 @@ class MetricFamily:
     """One family as the encoders see it.
 
     ``name`` is the family name as OpenMetrics defines it: for counters, without the
-    ``_total`` suffix their samples carry. ``samples`` holds the series of counters and
-    gauges, ``histograms`` the series of histograms; both are sorted by label values.
+    ``_total`` suffix their samples carry. ``samples`` holds the series of counters,
+    gauges and unknown-typed families, ``histograms`` and ``summaries`` those of their
+    types; all are sorted by label values. ``labelnames`` and names may be any UTF-8
+    (encoders quote or escape what the legacy charset does not allow).
     """
 
     name: str
@@ -78,3 +124,8 @@ class MetricFamily:
     labelnames: tuple[str, ...]
     samples: Sequence[tuple[SeriesLabels, float]] = ()
     histograms: Sequence[tuple[SeriesLabels, HistogramValue]] = ()
+    summaries: Sequence[tuple[SeriesLabels, SummaryValue]] = ()
+    # For counters, parallel to ``samples`` (empty when not known): when each series
+    # started (Unix seconds), and its latest exemplar.
+    created: Sequence[float] = ()
+    exemplars: Sequence[Exemplar | None] = ()

@@ -20,12 +20,15 @@ Rejected input raises before any slot is touched, so a bad call changes nothing.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from threading import get_ident
 from typing import TYPE_CHECKING, Any, cast
+
+from .model import Exemplar
 
 _INF = math.inf
 # Taken only when a thread writes a cell for the first time.
@@ -49,6 +52,52 @@ def check_increment(amount: object) -> float:
             " (counters only go up; use a gauge for values that go down)"
         )
     return value
+
+
+EXEMPLAR_MAX_CHARACTERS = 128
+_EXEMPLAR_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def make_exemplar(labels: Mapping[str, str], value: float) -> Exemplar:
+    """An exemplar for ``value`` now; ``ValueError``/``TypeError`` naming what is wrong.
+
+    Label values are converted with ``str()``. Names and values together may hold at most
+    128 characters (Unicode code points), as OpenMetrics requires.
+    """
+    if not isinstance(labels, Mapping):
+        raise TypeError(f"exemplar must be a mapping of label names to values, got {labels!r}")
+    pairs = []
+    size = 0
+    for name, raw in labels.items():
+        if not isinstance(name, str) or not _EXEMPLAR_LABEL.fullmatch(name):
+            raise ValueError(f"invalid exemplar label name {name!r}")
+        text = raw if raw.__class__ is str else str(raw)
+        size += len(name) + len(text)
+        pairs.append((name, text))
+    if size > EXEMPLAR_MAX_CHARACTERS:
+        raise ValueError(
+            f"exemplar labels {labels!r} hold {size} characters; at most"
+            f" {EXEMPLAR_MAX_CHARACTERS} are allowed"
+        )
+    return Exemplar(tuple(pairs), value, time.time())
+
+
+_last_created = 0.0
+
+
+def created_now() -> float:
+    """The current time in Unix seconds, to the millisecond: when a series starts.
+
+    Series created in the same millisecond share one float object (they are often made
+    by the thousand), which saves memory and loses nothing the formats keep.
+    """
+    global _last_created
+    now = round(time.time(), 3)
+    last = _last_created
+    if now == last:
+        return last
+    _last_created = now
+    return now
 
 
 def as_float(value: object, what: str = "value") -> float:
@@ -99,33 +148,44 @@ class CounterCell(Cell):
         __slots__ = ()
     _value: float
     _others: dict[int, _Slot] | None
+    _created: float
+    _exemplar: Exemplar | None
 
     def _init_cell(self) -> None:
         self._owner = 0
         self._value = 0.0
         self._others = None
+        self._created = created_now()
+        self._exemplar = None
 
-    def inc(self, amount: float = 1.0) -> None:
-        """Add ``amount`` (finite, >= 0). Raises ``ValueError``/``TypeError`` otherwise."""
+    def inc(self, amount: float = 1.0, exemplar: Mapping[str, str] | None = None) -> None:
+        """Add ``amount`` (finite, >= 0). Raises ``ValueError``/``TypeError`` otherwise.
+
+        ``exemplar`` (label names to values, 128 characters at most in all) replaces the
+        series' exemplar, with ``amount`` as its value and the current time.
+        """
         try:
-            if 0.0 <= amount < _INF and get_ident() == self._owner:
+            if 0.0 <= amount < _INF and get_ident() == self._owner and exemplar is None:
                 self._value += amount
                 return
         except TypeError:
             pass
-        self._inc_slow(amount)
+        self._inc_slow(amount, exemplar)
 
-    def inc_by(self, amount: float) -> None:
+    def inc_by(self, amount: float, exemplar: Mapping[str, str] | None = None) -> None:
         """Add ``amount``; the spec's name for ``inc(amount)``."""
-        self.inc(amount)
+        self.inc(amount, exemplar)
 
-    def _inc_slow(self, amount: object) -> None:
+    def _inc_slow(self, amount: object, exemplar: Mapping[str, str] | None = None) -> None:
         value = check_increment(amount)
+        traced = None if exemplar is None else make_exemplar(exemplar, value)
         ident = get_ident()
         owner = self._owner
         if owner < 0:
             self._blocked("inc")
             return
+        if traced is not None:
+            self._exemplar = traced
         if ident != owner:
             others = self._others
             slot = others.get(ident) if others is not None else None
@@ -264,7 +324,7 @@ def compile_observe(upper_bounds: tuple[float, ...]) -> Callable[[HistogramCell,
             # Every comparison is false for NaN, so NaN can only arrive here.
             return [
                 f"{indent}if value != value:",
-                f"{indent}    return self._observe_slow(value)",
+                f"{indent}    return self._observe_slow(value, exemplar)",
                 f"{indent}counts[{low + 2}] += 1",
             ]
         if low == high:
@@ -279,9 +339,9 @@ def compile_observe(upper_bounds: tuple[float, ...]) -> Callable[[HistogramCell,
 
     body = "\n".join(search(0, len(upper_bounds) - 1, " " * 12))
     source = f"""
-def observe(self, value):
+def observe(self, value, exemplar=None):
     try:
-        if get_ident() == self._owner:
+        if get_ident() == self._owner and exemplar is None:
             counts = self._counts
             total = counts[0] + value
 {body}
@@ -290,7 +350,7 @@ def observe(self, value):
             return
     except TypeError:
         pass
-    self._observe_slow(value)
+    self._observe_slow(value, exemplar)
 """
     namespace: dict[str, Any] = {"get_ident": get_ident}
     exec(compile(source, f"<observe for {len(upper_bounds)} buckets>", "exec"), namespace)
@@ -319,6 +379,8 @@ class HistogramCell(Cell):
     _bounds: tuple[float, ...]
     _counts: list[float]
     _others: dict[int, list[float]] | None
+    _created: float
+    _exemplars: list[Exemplar | None] | None
 
     def _init_cell(self, slot_bounds: tuple[float, ...]) -> None:
         """``slot_bounds``: ``slot_bounds(upper_bounds)``, computed once and shared."""
@@ -326,11 +388,16 @@ class HistogramCell(Cell):
         self._owner = 0
         self._counts = _new_slot(slot_bounds)
         self._others = None
+        self._created = created_now()
+        self._exemplars = None
 
-    def observe(self, value: float) -> None:
-        """Record one observation. NaN and non-numbers are rejected."""
+    def observe(self, value: float, exemplar: Mapping[str, str] | None = None) -> None:
+        """Record one observation. NaN and non-numbers are rejected.
+
+        ``exemplar`` (label names to values) replaces the exemplar of the value's bucket.
+        """
         try:
-            if value == value and get_ident() == self._owner:
+            if value == value and get_ident() == self._owner and exemplar is None:
                 counts = self._counts
                 total = counts[0] + value  # raises first for non-numbers: nothing is touched
                 counts[bisect_left(self._bounds, value, 2)] += 1
@@ -339,21 +406,28 @@ class HistogramCell(Cell):
                 return
         except TypeError:
             pass
-        self._observe_slow(value)
+        self._observe_slow(value, exemplar)
 
-    def _observe_slow(self, value: object) -> None:
+    def _observe_slow(self, value: object, exemplar: Mapping[str, str] | None = None) -> None:
         number = as_float(value, "histogram observation")
         if number != number:
             raise ValueError(f"histogram observation must not be NaN, got {value!r}")
+        traced = None if exemplar is None else make_exemplar(exemplar, number)
         if self._owner < 0:
             self._blocked("observe")
             return
         ident = get_ident()
         counts = self._counts if ident == self._owner else self._slot_for(ident)
+        index = bisect_left(self._bounds, number, 2)
         total = counts[0] + number
-        counts[bisect_left(self._bounds, number, 2)] += 1
+        counts[index] += 1
         counts[0] = total
         counts[1] += 1
+        if traced is not None:
+            exemplars = self._exemplars
+            if exemplars is None:
+                exemplars = self._exemplars = [None] * (len(self._bounds) - 2)
+            exemplars[index - 2] = traced
 
     def _slot_for(self, ident: int) -> list[float]:
         others = self._others

@@ -13,7 +13,15 @@ from ._family import Child, Family
 class CounterChild(CounterCell, Child):
     """One counter series. ``inc(amount)`` adds a finite amount >= 0; ``get()`` reads it."""
 
-    __slots__ = ("_others", "_owner", "_value", "label_values", "rendered_labels")
+    __slots__ = (
+        "_created",
+        "_exemplar",
+        "_others",
+        "_owner",
+        "_value",
+        "label_values",
+        "rendered_labels",
+    )
 
     def __init__(self, labels: tuple[str, ...]) -> None:
         self._init_cell()
@@ -59,6 +67,8 @@ class Counter(Family[CounterChild], CounterCell):
         return cls(labels)
 
     def collect(self) -> MetricFamily:
+        series = self._series()
+        exemplars = [s._exemplar for s in series]
         return MetricFamily(
             self._name,
             MetricType.COUNTER,
@@ -66,8 +76,7 @@ class Counter(Family[CounterChild], CounterCell):
             self._unit,
             self._labelnames,
             # Reads the cell directly when only its owner thread ever wrote it.
-            samples=[
-                (series, series._value if series._others is None else series.get())
-                for series in self._series()
-            ],
+            samples=[(s, s._value if s._others is None else s.get()) for s in series],
+            created=[s._created for s in series],
+            exemplars=exemplars if any(exemplars) else (),
         )

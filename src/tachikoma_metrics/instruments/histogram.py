@@ -57,10 +57,13 @@ class _HistogramHelpers(HistogramCell):
     def get(self) -> HistogramValue:
         """Cumulative buckets, sum and count, read at one instant."""
         counts, total, count = self.read()
+        exemplars = self._exemplars
         return HistogramValue(
             tuple(zip(islice(self._bounds, 2, None), accumulate(counts), strict=True)),
             total,
             count,
+            self._created,
+            None if exemplars is None else tuple(exemplars),
         )
 
     def time(self) -> Timer:
@@ -74,7 +77,16 @@ class _HistogramHelpers(HistogramCell):
 class HistogramChild(_HistogramHelpers, Child):
     """One histogram series: ``observe``, ``time`` and ``get``."""
 
-    __slots__ = ("_bounds", "_counts", "_others", "_owner", "label_values", "rendered_labels")
+    __slots__ = (
+        "_bounds",
+        "_counts",
+        "_created",
+        "_exemplars",
+        "_others",
+        "_owner",
+        "label_values",
+        "rendered_labels",
+    )
 
     def __init__(self, labels: tuple[str, ...], bounds: tuple[float, ...]) -> None:
         """``bounds`` as ``values.slot_bounds`` makes them, shared by the family's children."""
