@@ -4,7 +4,17 @@ Public API, re-exported from the modules that define it.
 """
 
 from . import names
-from ._global import counter, export_prometheus, gauge, histogram, init
+from ._global import (
+    counter,
+    export_openmetrics,
+    export_prometheus,
+    export_protobuf,
+    gauge,
+    histogram,
+    init,
+)
+from .exposition._escaping import ExpositionError
+from .exposition.negotiate import Negotiation, negotiate
 from .instruments import (
     DEFAULT_BUCKETS,
     Counter,
@@ -14,13 +24,24 @@ from .instruments import (
     Histogram,
     HistogramChild,
 )
-from .model import HistogramValue, LabelSet, MetricFamily, MetricType, SeriesLabels
+from .model import (
+    Exemplar,
+    HistogramValue,
+    LabelSet,
+    MetricFamily,
+    MetricType,
+    NativeBuckets,
+    SeriesLabels,
+    SummaryValue,
+)
 from .registry import MetricsRegistry
 
 __all__ = [
     "Counter",
     "CounterChild",
     "DEFAULT_BUCKETS",
+    "Exemplar",
+    "ExpositionError",
     "Gauge",
     "GaugeChild",
     "Histogram",
@@ -30,11 +51,17 @@ __all__ = [
     "MetricFamily",
     "MetricType",
     "MetricsRegistry",
+    "NativeBuckets",
+    "Negotiation",
     "SeriesLabels",
+    "SummaryValue",
     "counter",
+    "export_openmetrics",
     "export_prometheus",
+    "export_protobuf",
     "gauge",
     "histogram",
     "init",
     "names",
+    "negotiate",
 ]

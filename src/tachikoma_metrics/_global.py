@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from .exposition._escaping import UNDERSCORES
 from .instruments import DEFAULT_BUCKETS, Counter, Gauge, Histogram
 from .instruments._family import Family
 from .registry import MetricsRegistry
@@ -80,8 +81,22 @@ def histogram(
         return _paused_until_init(family)
 
 
-def export_prometheus() -> str:
+def export_prometheus(*, escaping: str = UNDERSCORES) -> str:
     """The global registry in Prometheus text 0.0.4; ``""`` before ``init()``."""
     if not _initialized:
         return ""
-    return _facade_registry().export_prometheus()
+    return _facade_registry().export_prometheus(escaping=escaping)
+
+
+def export_openmetrics(*, escaping: str = UNDERSCORES, created: bool | None = None) -> str:
+    """The global registry in OpenMetrics 1.0; ``""`` before ``init()``."""
+    if not _initialized:
+        return ""
+    return _facade_registry().export_openmetrics(escaping=escaping, created=created)
+
+
+def export_protobuf(*, escaping: str = UNDERSCORES, created: bool | None = None) -> bytes:
+    """The global registry as delimited protobuf; ``b""`` before ``init()``."""
+    if not _initialized:
+        return b""
+    return _facade_registry().export_protobuf(escaping=escaping, created=created)

@@ -7,20 +7,49 @@ from collections.abc import Iterable
 
 _METRIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def is_legacy_metric_name(name: str) -> bool:
+    """Whether ``name`` matches ``[a-zA-Z_:][a-zA-Z0-9_:]*``."""
+    return _METRIC_NAME_RE.fullmatch(name) is not None
+
+
+def is_legacy_label_name(name: str) -> bool:
+    """Whether ``name`` matches ``[a-zA-Z_][a-zA-Z0-9_]*``."""
+    return _LABEL_NAME_RE.fullmatch(name) is not None
+
+
 _UNIT_RE = re.compile(r"[a-zA-Z0-9_:]+")
 
 
-def check_metric_name(name: object) -> str:
-    """Return ``name`` if it is a valid metric name, else raise ``ValueError`` naming it."""
+def check_metric_name(name: object, utf8: bool = False) -> str:
+    """Return ``name`` if it is a valid metric name, else raise ``ValueError`` naming it.
+
+    Legacy rules by default; with ``utf8`` any non-empty valid UTF-8 text (Prometheus 3).
+    """
     if not isinstance(name, str):
         raise TypeError(f"metric name must be a str, got {name!r}")
-    if not _METRIC_NAME_RE.fullmatch(name):
-        raise ValueError(f"invalid metric name {name!r}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")
+    if utf8:
+        _check_utf8("metric name", name)
+    elif not _METRIC_NAME_RE.fullmatch(name):
+        raise ValueError(
+            f"invalid metric name {name!r}: must match [a-zA-Z_:][a-zA-Z0-9_:]*"
+            " (a registry made with utf8_names=True also accepts other UTF-8 names)"
+        )
     return name
 
 
+def _check_utf8(what: str, name: str) -> None:
+    if not name:
+        raise ValueError(f"invalid {what} {name!r}: must not be empty")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"invalid {what} {name!r}: not valid UTF-8") from None
+
+
 def check_label_names(
-    labelnames: Iterable[object], reserved: Iterable[str] = ()
+    labelnames: Iterable[object], reserved: Iterable[str] = (), utf8: bool = False
 ) -> tuple[str, ...]:
     """Return the label names as a tuple after checking each one.
 
@@ -38,7 +67,9 @@ def check_label_names(
     for name in names:
         if not isinstance(name, str):
             raise TypeError(f"label name must be a str, got {name!r}")
-        if not _LABEL_NAME_RE.fullmatch(name):
+        if utf8:
+            _check_utf8("label name", name)
+        elif not _LABEL_NAME_RE.fullmatch(name):
             raise ValueError(f"invalid label name {name!r}: must match [a-zA-Z_][a-zA-Z0-9_]*")
         if name.startswith("__"):
             raise ValueError(f"invalid label name {name!r}: names starting with '__' are reserved")

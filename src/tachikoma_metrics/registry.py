@@ -6,6 +6,11 @@ import threading
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
+from ._names import check_label_names, check_metric_name
+from .exposition._escaping import UNDERSCORES
+from .exposition.negotiate import Negotiation, negotiate
+from .exposition.openmetrics import encode_openmetrics
+from .exposition.protobuf import encode_protobuf
 from .exposition.text import encode_text
 from .instruments import DEFAULT_BUCKETS, Counter, Gauge, Histogram
 from .instruments._family import Family
@@ -22,7 +27,12 @@ class MetricsRegistry:
     an export runs while other threads register, unregister and record.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, utf8_names: bool = False, created_series: bool = True) -> None:
+        """``utf8_names``: accept metric and label names outside the legacy charset
+        (Prometheus 3). ``created_series``: write ``_created`` series and created
+        timestamps (OpenMetrics, protobuf) unless an export call says otherwise."""
+        self.utf8_names = utf8_names
+        self.created_series = created_series
         self._lock = threading.Lock()
         self._families: dict[str, Family[Any]] = {}
         self._owners: dict[str, Family[Any]] = {}
@@ -34,13 +44,17 @@ class MetricsRegistry:
         self, name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = ""
     ) -> Counter:
         """The counter called ``name``, created on first call; see ``Counter``."""
-        return self._get_or_create(Counter(name, help, labelnames=labelnames, unit=unit))
+        return self._get_or_create(
+            Counter(name, help, labelnames=labelnames, unit=unit, utf8_names=self.utf8_names)
+        )
 
     def gauge(
         self, name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = ""
     ) -> Gauge:
         """The gauge called ``name``, created on first call; see ``Gauge``."""
-        return self._get_or_create(Gauge(name, help, labelnames=labelnames, unit=unit))
+        return self._get_or_create(
+            Gauge(name, help, labelnames=labelnames, unit=unit, utf8_names=self.utf8_names)
+        )
 
     def histogram(
         self,
@@ -53,7 +67,14 @@ class MetricsRegistry:
     ) -> Histogram:
         """The histogram called ``name``, created on first call; see ``Histogram``."""
         return self._get_or_create(
-            Histogram(name, help, labelnames=labelnames, unit=unit, buckets=buckets)
+            Histogram(
+                name,
+                help,
+                labelnames=labelnames,
+                unit=unit,
+                buckets=buckets,
+                utf8_names=self.utf8_names,
+            )
         )
 
     def _get_or_create(self, fresh: FamilyT) -> FamilyT:
@@ -76,6 +97,9 @@ class MetricsRegistry:
             self._add(metric)
 
     def _add(self, metric: Family[Any]) -> None:
+        if not self.utf8_names:
+            check_metric_name(metric.name)
+            check_label_names(metric.labelnames)
         names = metric.sample_names()
         for name in names:
             owner = self._owners.get(name)
@@ -118,9 +142,31 @@ class MetricsRegistry:
                     order = self._order = sorted(self._families.values(), key=_family_name)
         return [family.collect() for family in order]
 
-    def export_prometheus(self) -> str:
-        """Every family in Prometheus text format 0.0.4."""
-        return encode_text(self.collect())
+    def export_prometheus(self, *, escaping: str = UNDERSCORES) -> str:
+        """Every family in Prometheus text format (0.0.4; 1.0.0 with ``allow-utf-8``)."""
+        return encode_text(self.collect(), escaping=escaping)
+
+    def export_openmetrics(
+        self, *, escaping: str = UNDERSCORES, created: bool | None = None
+    ) -> str:
+        """Every family in OpenMetrics 1.0 text. ``created`` defaults to the registry's."""
+        return encode_openmetrics(
+            self.collect(),
+            escaping=escaping,
+            created=self.created_series if created is None else created,
+        )
+
+    def export_protobuf(self, *, escaping: str = UNDERSCORES, created: bool | None = None) -> bytes:
+        """Every family as length-delimited protobuf ``MetricFamily`` messages."""
+        return encode_protobuf(
+            self.collect(),
+            escaping=escaping,
+            created=self.created_series if created is None else created,
+        )
+
+    def negotiate(self, accept: str | None, accept_encoding: str | None = None) -> Negotiation:
+        """``negotiate()`` with this registry's ``created_series`` setting."""
+        return negotiate(accept, accept_encoding, created=self.created_series)
 
 
 def _family_name(family: Family[Any]) -> str:

@@ -8,10 +8,10 @@ else rewritten by the scheme asked for: ``underscores``, ``dots`` or ``values``,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from .._names import is_legacy_label_name, is_legacy_metric_name
 from ..model import MetricFamily, MetricType
 
 ALLOW_UTF8 = "allow-utf-8"
@@ -20,20 +20,9 @@ DOTS = "dots"
 VALUES = "values"
 SCHEMES = (ALLOW_UTF8, UNDERSCORES, DOTS, VALUES)
 
-_LEGACY_METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_LEGACY_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-
 
 class ExpositionError(ValueError):
     """The snapshot cannot be written in the negotiated format (reported to the scrape)."""
-
-
-def is_legacy_metric_name(name: str) -> bool:
-    return _LEGACY_METRIC.fullmatch(name) is not None
-
-
-def is_legacy_label_name(name: str) -> bool:
-    return _LEGACY_LABEL.fullmatch(name) is not None
 
 
 def _legacy_char(char: str, first: bool, label: bool) -> bool:

@@ -1,27 +1,30 @@
-"""Prometheus text exposition format 0.0.4."""
+"""Prometheus text exposition format: version 0.0.4, and 1.0.0 (quoted UTF-8 names)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ..model import MetricFamily, MetricType
+from ..model import MetricFamily, MetricType, SeriesLabels
+from ._escaping import UNDERSCORES, check_collisions, quote, written_metric_name
 from ._floats import _CACHE, format_go, format_openmetrics
-from ._labels import label_renderer
+from ._labels import label_renderer, line_head, shown_name
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE_1_0_0 = "text/plain; version=1.0.0; charset=utf-8"
 
 _TYPE_NAMES = {
     MetricType.COUNTER: "counter",
     MetricType.GAUGE: "gauge",
     MetricType.HISTOGRAM: "histogram",
+    MetricType.SUMMARY: "summary",
+    MetricType.UNKNOWN: "untyped",
 }
-
 
 _value_text = _CACHE.get
 
 
 def escape_help(text: str) -> str:
-    r"""HELP escaping in text 0.0.4: ``\`` and LF only (double quotes stay as they are)."""
+    r"""HELP escaping in text: ``\`` and LF only (double quotes stay as they are)."""
     if "\\" in text:
         text = text.replace("\\", "\\\\")
     if "\n" in text:
@@ -29,25 +32,34 @@ def escape_help(text: str) -> str:
     return text
 
 
-def encode_text(families: Iterable[MetricFamily]) -> str:
-    """Render families as Prometheus text 0.0.4.
+def encode_text(families: Iterable[MetricFamily], *, escaping: str = UNDERSCORES) -> str:
+    """Render families as Prometheus text (the body of both 0.0.4 and 1.0.0).
 
     Families come out in the order given (a registry gives them sorted by name), each with
     ``# HELP`` then ``# TYPE``. Counters are exposed as ``<name>_total``. Label pairs are
-    sorted by name with ``le`` last; values are written as Go writes them, ``le`` in the
-    OpenMetrics canonical form (``1.0``). A family with no series writes only its metadata.
+    sorted by name with ``le``/``quantile`` last; values are written as Go writes them,
+    ``le`` and ``quantile`` in the OpenMetrics canonical form (``1.0``). A family with no
+    series writes only its metadata. Names outside the legacy charset are quoted under
+    ``allow-utf-8`` and escaped under the other schemes; two names that would collide
+    raise ``ExpositionError``. No ``_created`` series: text has no place for them.
     """
+    families = list(families)
+    check_collisions(families, escaping)
     out: list[str] = []
     append = out.append
     for family in families:
         kind = family.type
-        name = family.name + "_total" if kind is MetricType.COUNTER else family.name
-        append(f"# HELP {name} {escape_help(family.help)}\n# TYPE {name} {_TYPE_NAMES[kind]}\n")
+        name, quoted = written_metric_name(family.name, escaping)
+        if kind is MetricType.COUNTER:
+            name += "_total"
+        shown = shown_name(name, quoted)
+        append(f"# HELP {shown} {escape_help(family.help)}\n# TYPE {shown} {_TYPE_NAMES[kind]}\n")
+        render = label_renderer(family.labelnames, escaping)
         if kind is MetricType.HISTOGRAM:
-            _histogram_lines(family, append)
-            continue
-        if family.labelnames:
-            render = label_renderer(family.labelnames)
+            _histogram_lines(family, name, quoted, render, append)
+        elif kind is MetricType.SUMMARY:
+            _summary_lines(family, name, quoted, render, append)
+        elif family.labelnames and not quoted:
             head = name + "{"
             for labels, value in family.samples:
                 # Both memos are inlined: this loop runs once per series per scrape.
@@ -59,26 +71,54 @@ def encode_text(families: Iterable[MetricFamily]) -> str:
                     text = format_go(value)
                 append(f"{head}{pairs}}} {text}\n")
         else:
-            for _, value in family.samples:
-                append(f"{name} {format_go(value)}\n")
+            for labels, value in family.samples:
+                append(f"{line_head(name, quoted, render(labels))}{format_go(value)}\n")
     return "".join(out)
 
 
-def _histogram_lines(family: MetricFamily, add: Callable[[str], None]) -> None:
-    name = family.name
+def _histogram_lines(
+    family: MetricFamily,
+    name: str,
+    quoted: bool,
+    render: Callable[[SeriesLabels], str],
+    add: Callable[[str], None],
+) -> None:
     le_text: dict[float, str] = {}
-    render = label_renderer(family.labelnames) if family.labelnames else None
+    bucket = name + "_bucket"
     for labels, value in family.histograms:
-        if render is not None:
-            pairs = render(labels)
-            bucket_head = f'{name}_bucket{{{pairs},le="'
-            tail = f"{{{pairs}}} "
+        pairs = render(labels)
+        if quoted:
+            bucket_head = "{" + quote(bucket) + ("," + pairs if pairs else "") + ',le="'
+        elif pairs:
+            bucket_head = f'{bucket}{{{pairs},le="'
         else:
-            bucket_head = f'{name}_bucket{{le="'
-            tail = " "
+            bucket_head = f'{bucket}{{le="'
         for bound, cumulative in value.buckets:
             le = le_text.get(bound)
             if le is None:
                 le = le_text[bound] = format_openmetrics(bound)
             add(f'{bucket_head}{le}"}} {cumulative}\n')
-        add(f"{name}_sum{tail}{format_go(value.sum)}\n{name}_count{tail}{value.count}\n")
+        add(
+            f"{line_head(name + '_sum', quoted, pairs)}{format_go(value.sum)}\n"
+            f"{line_head(name + '_count', quoted, pairs)}{value.count}\n"
+        )
+
+
+def _summary_lines(
+    family: MetricFamily,
+    name: str,
+    quoted: bool,
+    render: Callable[[SeriesLabels], str],
+    add: Callable[[str], None],
+) -> None:
+    for labels, value in family.summaries:
+        pairs = render(labels)
+        for quantile, estimate in value.quantiles:
+            q = f'quantile="{format_openmetrics(quantile)}"'
+            add(
+                f"{line_head(name, quoted, pairs + ',' + q if pairs else q)}{format_go(estimate)}\n"
+            )
+        add(
+            f"{line_head(name + '_sum', quoted, pairs)}{format_go(value.sum)}\n"
+            f"{line_head(name + '_count', quoted, pairs)}{value.count}\n"
+        )

@@ -42,12 +42,13 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         *,
         labelnames: Iterable[str] = (),
         unit: str = "",
+        utf8_names: bool = False,
     ) -> None:
-        self._name = self._family_name(check_metric_name(name))
+        self._name = self._family_name(check_metric_name(name, utf8_names))
         if not isinstance(help, str):
             raise TypeError(f"help for {name!r} must be a str, got {help!r}")
         self._help = help
-        self._labelnames = check_label_names(labelnames, self.RESERVED_LABELS)
+        self._labelnames = check_label_names(labelnames, self.RESERVED_LABELS, utf8_names)
         self._unit = check_unit(self._name, unit)
         self._lock = threading.Lock()
         if not hasattr(self, "_child_class"):

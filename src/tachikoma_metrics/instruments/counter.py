@@ -41,10 +41,16 @@ class Counter(Family[CounterChild], CounterCell):
     CHILD: ClassVar[type[CounterChild]] = CounterChild
 
     def __init__(
-        self, name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = ""
+        self,
+        name: str,
+        help: str = "",
+        *,
+        labelnames: Iterable[str] = (),
+        unit: str = "",
+        utf8_names: bool = False,
     ) -> None:
         self._init_cell()
-        Family.__init__(self, name, help, labelnames=labelnames, unit=unit)
+        Family.__init__(self, name, help, labelnames=labelnames, unit=unit, utf8_names=utf8_names)
 
     def get(self) -> float:
         """The value of an unlabelled counter."""

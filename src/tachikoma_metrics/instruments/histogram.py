@@ -130,6 +130,7 @@ class Histogram(Family[HistogramChild], _HistogramHelpers):
         labelnames: Iterable[str] = (),
         unit: str = "",
         buckets: Iterable[float] = DEFAULT_BUCKETS,
+        utf8_names: bool = False,
     ) -> Histogram:
         bounds = check_buckets(buckets)
         with _COMPILED_LOCK:
@@ -148,12 +149,13 @@ class Histogram(Family[HistogramChild], _HistogramHelpers):
         labelnames: Iterable[str] = (),
         unit: str = "",
         buckets: Iterable[float] = DEFAULT_BUCKETS,
+        utf8_names: bool = False,
     ) -> None:
         self._bounds_given = check_buckets(buckets)
         bounds = slot_bounds(self._bounds_given)
         self._init_cell(bounds)
         self._child_class = _child_class_for(self._bounds_given)
-        Family.__init__(self, name, help, labelnames=labelnames, unit=unit)
+        Family.__init__(self, name, help, labelnames=labelnames, unit=unit, utf8_names=utf8_names)
 
     def get(self) -> HistogramValue:
         """The snapshot of an unlabelled histogram."""
