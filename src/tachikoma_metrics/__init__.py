@@ -35,6 +35,16 @@ from .model import (
     SummaryValue,
 )
 from .registry import MetricsRegistry
+from .transport import (
+    MetricsServer,
+    PushError,
+    delete_from_gateway,
+    make_asgi_app,
+    make_wsgi_app,
+    push_to_gateway,
+    start_http_server,
+    write_textfile,
+)
 
 __all__ = [
     "Counter",
@@ -51,17 +61,25 @@ __all__ = [
     "MetricFamily",
     "MetricType",
     "MetricsRegistry",
+    "MetricsServer",
     "NativeBuckets",
     "Negotiation",
+    "PushError",
     "SeriesLabels",
     "SummaryValue",
     "counter",
+    "delete_from_gateway",
     "export_openmetrics",
     "export_prometheus",
     "export_protobuf",
     "gauge",
     "histogram",
     "init",
+    "make_asgi_app",
+    "make_wsgi_app",
     "names",
     "negotiate",
+    "push_to_gateway",
+    "start_http_server",
+    "write_textfile",
 ]

@@ -81,6 +81,11 @@ def histogram(
         return _paused_until_init(family)
 
 
+def current_registry() -> MetricsRegistry | None:
+    """The global registry once ``init()`` has run, else ``None`` (nothing is recorded)."""
+    return _facade_registry() if _initialized else None
+
+
 def export_prometheus(*, escaping: str = UNDERSCORES) -> str:
     """The global registry in Prometheus text 0.0.4; ``""`` before ``init()``."""
     if not _initialized:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import signal
+import threading
 
 from . import _global as metrics
 from . import names
@@ -56,11 +58,34 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m tachikoma_metrics")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="simulate a Tachikoma workload and print its metrics")
-    demo.add_argument("--missions", type=int, default=25, help="missions to simulate")
+    demo = sub.add_parser(
+        "demo", help="simulate a Tachikoma workload and serve its metrics over HTTP"
+    )
+    demo.add_argument("--port", type=int, default=9464, help="port to serve on (0: any free)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument("--missions", type=int, default=25, help="missions to simulate at start")
+    demo.add_argument(
+        "--once", action="store_true", help="print the exposition once and exit instead"
+    )
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        metrics.init()
-        run_workload(args.missions)
+    metrics.init()
+    run_workload(args.missions)
+    if args.once:
         print(metrics.export_prometheus(), end="")
+        return 0
+    from .transport.server import start_http_server
+
+    server = start_http_server(args.port, args.host)
+    print(f"serving the simulated Tachikoma workload on {server.url} (Ctrl-C to stop)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    seed = 29
+    try:
+        while not stop.wait(1.0):  # one more simulated mission a second
+            run_workload(1, seed=seed)
+            seed += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, TypeVar, cast
 
 from ._names import check_label_names, check_metric_name
@@ -132,14 +132,21 @@ class MetricsRegistry:
 
     # -- snapshot and export ---------------------------------------------------------------
 
-    def collect(self) -> list[MetricFamily]:
-        """A snapshot of every family, sorted by family name."""
+    def collect(self, names: Collection[str] | None = None) -> list[MetricFamily]:
+        """A snapshot of every family, sorted by family name.
+
+        With ``names``, only the families exposing one of those names (a family name or a
+        sample name such as ``x_total`` or ``x_bucket``), as ``?name[]=`` asks.
+        """
         order = self._order
         if order is None:
             with self._lock:
                 order = self._order
                 if order is None:
                     order = self._order = sorted(self._families.values(), key=_family_name)
+        if names is not None:
+            wanted = names if isinstance(names, (set, frozenset)) else frozenset(names)
+            order = [f for f in order if not wanted.isdisjoint(f.sample_names())]
         return [family.collect() for family in order]
 
     def export_prometheus(self, *, escaping: str = UNDERSCORES) -> str:

@@ -73,11 +73,13 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"') + '"'
 
 
-def written_metric_name(name: str, scheme: str) -> tuple[str, bool]:
-    """The name to write and whether it must be quoted (only under ``allow-utf-8``)."""
+def written_metric_name(name: str, scheme: str, suffix: str = "") -> tuple[str, bool]:
+    """The name of sample ``name + suffix`` as written, and whether it must be quoted
+    (only under ``allow-utf-8``). The whole sample name is escaped, suffix included, as
+    Go does: under ``dots`` and ``values`` that keeps every name reversible."""
     if scheme == ALLOW_UTF8:
-        return name, not is_legacy_metric_name(name)
-    return escape_name(name, scheme), False
+        return name + suffix, not is_legacy_metric_name(name)
+    return escape_name(name + suffix, scheme), False
 
 
 def written_label_name(name: str, scheme: str) -> str:
@@ -101,19 +103,20 @@ def check_collisions(families: Iterable[MetricFamily], scheme: str) -> None:
         return
     owners: dict[str, str] = {}
     for family in families:
+        suffixes = ("", *_SUFFIXES.get(family.type, ()))
         if is_legacy_metric_name(family.name) and all(
             is_legacy_label_name(n) for n in family.labelnames
         ):
-            escaped = family.name
+            written_names = [family.name + s for s in suffixes]
         else:
-            escaped = escape_name(family.name, scheme)
+            written_names = [escape_name(family.name + s, scheme) for s in suffixes]
             labels = [escape_name(n, scheme, label=True) for n in family.labelnames]
             if len(set(labels)) != len(labels):
                 raise ExpositionError(
                     f"label names {family.labelnames!r} of {family.name!r} collide once"
                     f" escaped with {scheme!r}: {labels!r}"
                 )
-        for written in (escaped, *(escaped + s for s in _SUFFIXES.get(family.type, ()))):
+        for written in written_names:
             other = owners.setdefault(written, family.name)
             if other != family.name:
                 raise ExpositionError(

@@ -76,11 +76,11 @@ def encode_openmetrics(
         render = label_renderer(family.labelnames, escaping)
         kind = family.type
         if kind is MetricType.COUNTER:
-            _counter_lines(family, name, quoted, render, created, append)
+            _counter_lines(family, escaping, render, created, append)
         elif kind is MetricType.HISTOGRAM:
-            _histogram_lines(family, name, quoted, render, created, append)
+            _histogram_lines(family, escaping, render, created, append)
         elif kind is MetricType.SUMMARY:
-            _summary_lines(family, name, quoted, render, created, append)
+            _summary_lines(family, escaping, render, created, append)
         else:
             for labels, value in family.samples:
                 append(f"{line_head(name, quoted, render(labels))}{format_openmetrics(value)}\n")
@@ -90,13 +90,13 @@ def encode_openmetrics(
 
 def _counter_lines(
     family: MetricFamily,
-    name: str,
-    quoted: bool,
+    escaping: str,
     render: Callable[[SeriesLabels], str],
     created: bool,
     add: Callable[[str], None],
 ) -> None:
-    total, made = name + "_total", name + "_created"
+    total, quoted = written_metric_name(family.name, escaping, "_total")
+    made = written_metric_name(family.name, escaping, "_created")[0]
     starts: Iterable[float | None] = family.created if created and family.created else repeat(None)
     exemplars: Iterable[Exemplar | None] = family.exemplars or repeat(None)
     for (labels, value), start, exemplar in zip(family.samples, starts, exemplars, strict=False):
@@ -111,14 +111,17 @@ def _counter_lines(
 
 def _histogram_lines(
     family: MetricFamily,
-    name: str,
-    quoted: bool,
+    escaping: str,
     render: Callable[[SeriesLabels], str],
     created: bool,
     add: Callable[[str], None],
 ) -> None:
     le_text: dict[float, str] = {}
-    bucket = name + "_bucket"
+    bucket, quoted = written_metric_name(family.name, escaping, "_bucket")
+    total, count, made = (
+        written_metric_name(family.name, escaping, suffix)[0]
+        for suffix in ("_sum", "_count", "_created")
+    )
     for labels, value in family.histograms:
         pairs = render(labels)
         if quoted:
@@ -138,22 +141,25 @@ def _histogram_lines(
             add(f'{bucket_head}{le}"}} {cumulative}{suffix}\n')
         if not negative_bound and value.sum >= 0:
             add(
-                f"{line_head(name + '_sum', quoted, pairs)}{format_openmetrics(value.sum)}\n"
-                f"{line_head(name + '_count', quoted, pairs)}{value.count}\n"
+                f"{line_head(total, quoted, pairs)}{format_openmetrics(value.sum)}\n"
+                f"{line_head(count, quoted, pairs)}{value.count}\n"
             )
         if created and value.created is not None:
-            head = line_head(name + "_created", quoted, pairs)
-            add(f"{head}{format_openmetrics(value.created)}\n")
+            add(f"{line_head(made, quoted, pairs)}{format_openmetrics(value.created)}\n")
 
 
 def _summary_lines(
     family: MetricFamily,
-    name: str,
-    quoted: bool,
+    escaping: str,
     render: Callable[[SeriesLabels], str],
     created: bool,
     add: Callable[[str], None],
 ) -> None:
+    name, quoted = written_metric_name(family.name, escaping)
+    total, count, made = (
+        written_metric_name(family.name, escaping, suffix)[0]
+        for suffix in ("_sum", "_count", "_created")
+    )
     for labels, value in family.summaries:
         pairs = render(labels)
         for quantile, estimate in value.quantiles:
@@ -161,9 +167,8 @@ def _summary_lines(
             head = line_head(name, quoted, pairs + "," + q if pairs else q)
             add(f"{head}{format_openmetrics(estimate)}\n")
         add(
-            f"{line_head(name + '_sum', quoted, pairs)}{format_openmetrics(value.sum)}\n"
-            f"{line_head(name + '_count', quoted, pairs)}{value.count}\n"
+            f"{line_head(total, quoted, pairs)}{format_openmetrics(value.sum)}\n"
+            f"{line_head(count, quoted, pairs)}{value.count}\n"
         )
         if created and value.created is not None:
-            head = line_head(name + "_created", quoted, pairs)
-            add(f"{head}{format_openmetrics(value.created)}\n")
+            add(f"{line_head(made, quoted, pairs)}{format_openmetrics(value.created)}\n")

@@ -49,16 +49,15 @@ def encode_text(families: Iterable[MetricFamily], *, escaping: str = UNDERSCORES
     append = out.append
     for family in families:
         kind = family.type
-        name, quoted = written_metric_name(family.name, escaping)
-        if kind is MetricType.COUNTER:
-            name += "_total"
+        suffix = "_total" if kind is MetricType.COUNTER else ""
+        name, quoted = written_metric_name(family.name, escaping, suffix)
         shown = shown_name(name, quoted)
         append(f"# HELP {shown} {escape_help(family.help)}\n# TYPE {shown} {_TYPE_NAMES[kind]}\n")
         render = label_renderer(family.labelnames, escaping)
         if kind is MetricType.HISTOGRAM:
-            _histogram_lines(family, name, quoted, render, append)
+            _histogram_lines(family, escaping, render, append)
         elif kind is MetricType.SUMMARY:
-            _summary_lines(family, name, quoted, render, append)
+            _summary_lines(family, escaping, render, append)
         elif family.labelnames and not quoted:
             head = name + "{"
             for labels, value in family.samples:
@@ -78,13 +77,14 @@ def encode_text(families: Iterable[MetricFamily], *, escaping: str = UNDERSCORES
 
 def _histogram_lines(
     family: MetricFamily,
-    name: str,
-    quoted: bool,
+    escaping: str,
     render: Callable[[SeriesLabels], str],
     add: Callable[[str], None],
 ) -> None:
     le_text: dict[float, str] = {}
-    bucket = name + "_bucket"
+    bucket, quoted = written_metric_name(family.name, escaping, "_bucket")
+    total = written_metric_name(family.name, escaping, "_sum")[0]
+    count = written_metric_name(family.name, escaping, "_count")[0]
     for labels, value in family.histograms:
         pairs = render(labels)
         if quoted:
@@ -99,18 +99,20 @@ def _histogram_lines(
                 le = le_text[bound] = format_openmetrics(bound)
             add(f'{bucket_head}{le}"}} {cumulative}\n')
         add(
-            f"{line_head(name + '_sum', quoted, pairs)}{format_go(value.sum)}\n"
-            f"{line_head(name + '_count', quoted, pairs)}{value.count}\n"
+            f"{line_head(total, quoted, pairs)}{format_go(value.sum)}\n"
+            f"{line_head(count, quoted, pairs)}{value.count}\n"
         )
 
 
 def _summary_lines(
     family: MetricFamily,
-    name: str,
-    quoted: bool,
+    escaping: str,
     render: Callable[[SeriesLabels], str],
     add: Callable[[str], None],
 ) -> None:
+    name, quoted = written_metric_name(family.name, escaping)
+    total = written_metric_name(family.name, escaping, "_sum")[0]
+    count = written_metric_name(family.name, escaping, "_count")[0]
     for labels, value in family.summaries:
         pairs = render(labels)
         for quantile, estimate in value.quantiles:
@@ -119,6 +121,6 @@ def _summary_lines(
                 f"{line_head(name, quoted, pairs + ',' + q if pairs else q)}{format_go(estimate)}\n"
             )
         add(
-            f"{line_head(name + '_sum', quoted, pairs)}{format_go(value.sum)}\n"
-            f"{line_head(name + '_count', quoted, pairs)}{value.count}\n"
+            f"{line_head(total, quoted, pairs)}{format_go(value.sum)}\n"
+            f"{line_head(count, quoted, pairs)}{value.count}\n"
         )

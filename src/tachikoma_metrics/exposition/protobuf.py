@@ -1,0 +1,392 @@
+"""Prometheus protobuf exposition: delimited ``io.prometheus.client.MetricFamily`` messages.
+
+The body is one message per family, each preceded by its length as an unsigned varint, with
+no trailer (``prometheus/client_model``'s ``metrics.proto``, proto2). It is written by hand
+here; nothing outside the standard library is needed.
+
+The contract, where the schema leaves a choice:
+
+* Families come out in the order given, series in the order given. A family with no series
+  is **skipped**, as client_golang skips it (Prometheus skips empty families anyway, so its
+  metadata would be dropped).
+* Fields are written in field-number order, as protoc-generated encoders write them. Fields
+  a proto2 client sets explicitly are written even when zero: ``help`` (always, even empty),
+  ``type`` (even ``COUNTER = 0``), counts and sums, both fields of a label pair, both fields
+  of a bucket span, and the native ``schema``/``zero_threshold``/``zero_count``. ``unit``
+  is written only when it is not empty.
+* Counter families are named ``<name>_total``; the whole name is then escaped, as Go's
+  ``EscapeMetricFamily`` escapes the family it is given. ``UNKNOWN`` families are
+  ``UNTYPED``.
+* Metric and label names are escaped with the negotiated scheme (``allow-utf-8`` keeps
+  them raw; protobuf never quotes). Label values, help text and exemplar labels are never
+  escaped (Go leaves exemplars alone too). Label pairs are sorted by the written name.
+* Classic histograms write every finite bucket; the ``+Inf`` bucket is written only when it
+  carries an exemplar (as client_golang does; Prometheus derives it from the count).
+  Native buckets are written when the series has them, and an empty native histogram with a
+  zero threshold of 0 gets the no-op span ``positive_span {offset: 0, length: 0}`` so it is
+  not read as a classic one. Deltas are written unpacked, as proto2 encoders write them.
+* Exemplars (counter and bucket; the histogram's field 16 is not used) and created
+  timestamps travel as ``google.protobuf.Timestamp``, split into seconds and nanoseconds
+  from the float's shortest decimal form. ``created=False`` leaves created timestamps out.
+* Names that collide once escaped, a timestamp that is not finite or outside the years 1 to
+  9999, or text that is not valid UTF-8 raise ``ExpositionError``; an unknown escaping
+  scheme is a ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
+
+from ..model import (
+    Exemplar,
+    HistogramValue,
+    MetricFamily,
+    MetricType,
+    NativeBuckets,
+    SeriesLabels,
+    SummaryValue,
+)
+from ._escaping import SCHEMES, ExpositionError, check_collisions, escape_name
+
+__all__ = ["CONTENT_TYPE", "encode_protobuf"]
+
+CONTENT_TYPE: Final = (
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+)
+
+_TYPE_CODES: Final = {
+    MetricType.COUNTER: 0,
+    MetricType.GAUGE: 1,
+    MetricType.SUMMARY: 2,
+    MetricType.UNKNOWN: 3,
+    MetricType.HISTOGRAM: 4,
+}
+
+# A one-byte tag followed by a little-endian double, and three bytes (Metric field tag,
+# length 9, value tag) followed by a double: a whole gauge, counter or untyped field.
+_tagged_double = struct.Struct("<Bd").pack
+_value_field = struct.Struct("<3sd").pack
+_GAUGE_HEAD: Final = b"\x12\x09\x09"  # Metric.gauge, 9 bytes, Gauge.value
+_COUNTER_HEAD: Final = b"\x1a\x09\x09"  # Metric.counter, 9 bytes, Counter.value
+_UNTYPED_HEAD: Final = b"\x2a\x09\x09"  # Metric.untyped, 9 bytes, Untyped.value
+
+_SMALL: Final = tuple(bytes((i,)) for i in range(128))
+_INF: Final = math.inf
+_NOOP_SPAN: Final = b"\x62\x04\x08\x00\x10\x00"  # positive_span {offset: 0, length: 0}
+_NANOS: Final = 1_000_000_000
+# google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+_MIN_SECONDS: Final = -62_135_596_800
+_MAX_SECONDS: Final = 253_402_300_799
+
+
+def _varint(n: int) -> bytes:
+    """``n`` as an unsigned varint; a negative ``n`` as its 64-bit two's complement."""
+    if 0 <= n < 0x80:
+        return _SMALL[n]
+    if n < 0:
+        n &= 0xFFFFFFFFFFFFFFFF
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _zigzag(n: int) -> bytes:
+    """``n`` as a ``sint32``/``sint64`` varint."""
+    return _varint(n << 1 if n >= 0 else ((-n) << 1) - 1)
+
+
+def _field(tag: bytes, body: bytes) -> bytes:
+    """A length-delimited field: ``tag``, the varint length of ``body``, ``body``."""
+    n = len(body)
+    return tag + (_SMALL[n] if n < 0x80 else _varint(n)) + body
+
+
+def _text_field(tag: bytes, text: str) -> bytes:
+    return _field(tag, text.encode("utf-8"))
+
+
+def _timestamp(seconds: float) -> bytes:
+    """A ``google.protobuf.Timestamp`` body (proto3: zero fields are left out).
+
+    The split follows the shortest decimal form of ``seconds`` (``repr``), so a created
+    time of ``1700000000.001`` is 1 ms and not the 999,928 ns its binary double holds.
+    """
+    text = repr(seconds)
+    head, _, tail = text.partition(".")
+    if tail and len(tail) <= 9 and "e" not in tail:
+        whole, nanos = divmod(int(head + tail.ljust(9, "0")), _NANOS)
+    elif math.isfinite(seconds):
+        whole = math.floor(seconds)
+        nanos = round((seconds - whole) * _NANOS)  # the difference is exact for doubles
+        if nanos >= _NANOS:
+            whole += 1
+            nanos -= _NANOS
+    else:
+        raise ExpositionError(f"timestamp {seconds!r} cannot be written")
+    if not _MIN_SECONDS <= whole <= _MAX_SECONDS:
+        raise ExpositionError(f"timestamp {seconds!r} is outside the years 1 to 9999")
+    body = b""
+    if whole:
+        body = b"\x08" + _varint(whole)
+    if nanos:
+        body += b"\x10" + _varint(nanos)
+    return body
+
+
+class _StampFields(dict[float, bytes]):
+    """Created-timestamp fields with one tag, each encoded once per call: series created
+    in the same millisecond share one float, so most look-ups hit."""
+
+    __slots__ = ("tag",)
+
+    def __init__(self, tag: bytes) -> None:
+        super().__init__()
+        self.tag = tag
+
+    def __missing__(self, seconds: float) -> bytes:
+        body = _timestamp(seconds)
+        field = self[seconds] = self.tag + _SMALL[len(body)] + body  # at most 17 bytes
+        return field
+
+
+def _exemplar(exemplar: Exemplar) -> bytes:
+    """An ``Exemplar`` body: labels in the order given, value, timestamp when known."""
+    parts = [
+        _field(b"\x0a", _text_field(b"\x0a", name) + _text_field(b"\x12", value))
+        for name, value in exemplar.labels
+    ]
+    parts.append(_tagged_double(0x11, exemplar.value))
+    if exemplar.timestamp is not None:
+        parts.append(_field(b"\x1a", _timestamp(exemplar.timestamp)))
+    return b"".join(parts)
+
+
+class _LabelEncoder:
+    """Encodes a series' label pairs (``Metric.label`` fields) for one family.
+
+    Pairs are sorted by written name once; each distinct value's pair is encoded once per
+    call and then reused, since label values repeat across the series of a family.
+    """
+
+    __slots__ = ("positions",)
+
+    def __init__(self, labelnames: Sequence[str], escaping: str) -> None:
+        written = [escape_name(name, escaping, label=True) for name in labelnames]
+        order = sorted(range(len(written)), key=written.__getitem__)
+        self.positions = [
+            (index, _text_field(b"\x0a", written[index]), dict[str, bytes]()) for index in order
+        ]
+
+    def encode(self, labels: SeriesLabels) -> bytes:
+        values = labels.label_values
+        out = b""
+        for index, name_field, cache in self.positions:
+            value = values[index]
+            pair = cache.get(value)
+            if pair is None:
+                raw = value.encode("utf-8")
+                n = len(raw)
+                pair = name_field + b"\x12" + (_SMALL[n] if n < 0x80 else _varint(n)) + raw
+                n = len(pair)
+                pair = cache[value] = b"\x0a" + (_SMALL[n] if n < 0x80 else _varint(n)) + pair
+            out += pair
+        return out
+
+
+def encode_protobuf(
+    families: Iterable[MetricFamily], *, escaping: str = "underscores", created: bool = True
+) -> bytes:
+    """Encode families as delimited protobuf ``MetricFamily`` messages (see the module doc).
+
+    ``escaping`` is the negotiated name escaping scheme; ``created=False`` leaves out
+    created timestamps. Raises ``ExpositionError`` when the snapshot cannot be written.
+    """
+    if escaping not in SCHEMES:
+        raise ValueError(f"unknown escaping scheme {escaping!r}; expected one of {SCHEMES!r}")
+    families = list(families)
+    check_collisions(families, escaping)
+    out: list[bytes] = []
+    seen: dict[str, str] = {}
+    try:
+        for family in families:
+            kind = family.type
+            code = _TYPE_CODES.get(kind)
+            if code is None:
+                raise ExpositionError(f"{family.name!r}: type {kind} has no protobuf form")
+            if kind is MetricType.HISTOGRAM:
+                metrics = _histogram_metrics(family, escaping, created)
+            elif kind is MetricType.SUMMARY:
+                metrics = _summary_metrics(family, escaping, created)
+            else:
+                metrics = _number_metrics(family, escaping, created)
+            if not metrics:
+                continue
+            name = family.name + "_total" if kind is MetricType.COUNTER else family.name
+            name = escape_name(name, escaping)
+            other = seen.setdefault(name, family.name)
+            if other != family.name:
+                raise ExpositionError(
+                    f"metrics {other!r} and {family.name!r} would both be written as"
+                    f" {name!r} with escaping {escaping!r}"
+                )
+            head = [
+                _text_field(b"\x0a", name),
+                _text_field(b"\x12", family.help),
+                b"\x18",
+                _SMALL[code],
+            ]
+            metrics[:0] = head
+            if family.unit:
+                metrics.append(_text_field(b"\x2a", family.unit))
+            message = b"".join(metrics)
+            out.append(_varint(len(message)))
+            out.append(message)
+    except UnicodeEncodeError as error:
+        raise ExpositionError(f"text that is not valid UTF-8 cannot be written: {error}") from None
+    return b"".join(out)
+
+
+def _number_metrics(family: MetricFamily, escaping: str, created: bool) -> list[bytes]:
+    """``Metric.label`` and the counter, gauge or untyped field of each series, framed."""
+    samples = family.samples
+    kind = family.type
+    head = (
+        _COUNTER_HEAD
+        if kind is MetricType.COUNTER
+        else _GAUGE_HEAD
+        if kind is MetricType.GAUGE
+        else _UNTYPED_HEAD
+    )
+    labels = _LabelEncoder(family.labelnames, escaping) if family.labelnames else None
+    out: list[bytes] = []
+    append = out.append
+    small = _SMALL
+    value_field = _value_field
+    starts = family.created if created and kind is MetricType.COUNTER else ()
+    exemplars = family.exemplars if kind is MetricType.COUNTER else ()
+    if starts or exemplars:
+        stamps = _StampFields(b"\x1a")
+        encode_labels = labels.encode if labels is not None else None
+        for i, (series, value) in enumerate(samples):
+            counter = _tagged_double(0x09, value)
+            exemplar = exemplars[i] if i < len(exemplars) else None
+            if exemplar is not None:
+                counter += _field(b"\x12", _exemplar(exemplar))
+            if i < len(starts):
+                counter += stamps[starts[i]]
+            n = len(counter)
+            body = b"\x1a" + (small[n] if n < 0x80 else _varint(n)) + counter
+            if encode_labels is not None:
+                body = encode_labels(series) + body
+            n = len(body)
+            append(b"\x22" + (small[n] if n < 0x80 else _varint(n)) + body)
+    elif labels is not None:
+        encode = labels.encode
+        for series, value in samples:
+            body = encode(series) + value_field(head, value)
+            n = len(body)
+            append(b"\x22" + (small[n] if n < 0x80 else _varint(n)) + body)
+    else:
+        for _, value in samples:
+            append(b"\x22\x0b" + value_field(head, value))
+    return out
+
+
+def _histogram_metrics(family: MetricFamily, escaping: str, created: bool) -> list[bytes]:
+    """``Metric.label`` and ``Metric.histogram`` of each series, framed."""
+    labels = _LabelEncoder(family.labelnames, escaping) if family.labelnames else None
+    bounds: dict[float, bytes] = {}
+    stamps = _StampFields(b"\x7a") if created else None
+    out: list[bytes] = []
+    for series, value in family.histograms:
+        body = _field(b"\x3a", _histogram(value, bounds, stamps))
+        if labels is not None:
+            body = labels.encode(series) + body
+        out.append(_field(b"\x22", body))
+    return out
+
+
+def _histogram(
+    value: HistogramValue, bounds: dict[float, bytes], stamps: _StampFields | None
+) -> bytes:
+    """A ``Histogram`` body. ``bounds`` memoizes the ``upper_bound`` field of each bound;
+    ``stamps`` gives created-timestamp fields (``None`` leaves them out)."""
+    parts = [b"\x08", _varint(value.count), _tagged_double(0x11, value.sum)]
+    append = parts.append
+    small = _SMALL
+    exemplars = value.exemplars
+    if exemplars is None:
+        for bound, cumulative in value.buckets:
+            if bound == _INF:
+                continue
+            upper = bounds.get(bound)
+            if upper is None:
+                upper = bounds[bound] = _tagged_double(0x11, bound)
+            if 0 <= cumulative < 0x80:
+                append(b"\x1a\x0b\x08" + small[cumulative] + upper)
+            else:
+                bucket = b"\x08" + _varint(cumulative) + upper
+                append(b"\x1a" + small[len(bucket)] + bucket)  # at most 20 bytes
+    else:
+        for (bound, cumulative), exemplar in zip(value.buckets, exemplars, strict=True):
+            if bound == _INF and exemplar is None:
+                continue
+            bucket = b"\x08" + _varint(cumulative) + _tagged_double(0x11, bound)
+            if exemplar is not None:
+                bucket += _field(b"\x1a", _exemplar(exemplar))
+            append(_field(b"\x1a", bucket))
+    if value.native is not None:
+        _native(value.native, append)
+    if stamps is not None and value.created is not None:
+        append(stamps[value.created])
+    return b"".join(parts)
+
+
+def _native(native: NativeBuckets, append: Callable[[bytes], None]) -> None:
+    """Append the native-histogram fields (5 to 13) in field-number order."""
+    append(b"\x28" + _zigzag(native.schema))
+    append(_tagged_double(0x31, native.zero_threshold))
+    append(b"\x38" + _varint(native.zero_count))
+    for offset, length in native.negative_spans:
+        append(_field(b"\x4a", b"\x08" + _zigzag(offset) + b"\x10" + _varint(length)))
+    for delta in native.negative_deltas:
+        append(b"\x50" + _zigzag(delta))
+    positive_spans = native.positive_spans
+    if (
+        not positive_spans
+        and not native.negative_spans
+        and native.zero_threshold == 0
+        and native.zero_count == 0
+    ):
+        append(_NOOP_SPAN)
+    for offset, length in positive_spans:
+        append(_field(b"\x62", b"\x08" + _zigzag(offset) + b"\x10" + _varint(length)))
+    for delta in native.positive_deltas:
+        append(b"\x68" + _zigzag(delta))
+
+
+def _summary_metrics(family: MetricFamily, escaping: str, created: bool) -> list[bytes]:
+    """``Metric.label`` and ``Metric.summary`` of each series, framed."""
+    labels = _LabelEncoder(family.labelnames, escaping) if family.labelnames else None
+    out: list[bytes] = []
+    for series, value in family.summaries:
+        body = _field(b"\x22", _summary(value, created))
+        if labels is not None:
+            body = labels.encode(series) + body
+        out.append(_field(b"\x22", body))
+    return out
+
+
+def _summary(value: SummaryValue, created: bool) -> bytes:
+    parts = [b"\x08", _varint(value.count), _tagged_double(0x11, value.sum)]
+    for quantile, estimate in value.quantiles:
+        parts.append(b"\x1a\x12" + _tagged_double(0x09, quantile) + _tagged_double(0x11, estimate))
+    if created and value.created is not None:
+        parts.append(_field(b"\x22", _timestamp(value.created)))
+    return b"".join(parts)

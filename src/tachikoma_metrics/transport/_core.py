@@ -1,0 +1,104 @@
+"""The framework-neutral ``/metrics`` endpoint: request in, response out.
+
+Every transport (the HTTP server, WSGI, ASGI) hands its request to ``MetricsEndpoint``
+and writes back what it returns, so negotiation, compression, filtering and error handling
+live in one place.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+from .._global import current_registry
+from ..exposition._escaping import ExpositionError
+from ..exposition.negotiate import negotiate
+from ..registry import MetricsRegistry
+
+logger = logging.getLogger("tachikoma_metrics")
+
+ALLOWED_METHODS = ("GET", "HEAD")
+# gzip level 1 compresses exposition text about 8:1 at a fraction of level 9's cost.
+GZIP_LEVEL = 1
+
+
+@dataclass(frozen=True)
+class Response:
+    """What to send: status code and reason, headers in order, body (empty for HEAD)."""
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+def _plain(status: int, reason: str, message: str, *extra: tuple[str, str]) -> Response:
+    body = (message + "\n").encode()
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        *extra,
+    ]
+    return Response(status, reason, headers, body)
+
+
+class MetricsEndpoint:
+    """Serves ``path`` (``/metrics``) from ``registry``, or from the global registry
+    (empty until ``init()``) when ``registry`` is ``None``.
+
+    GET and HEAD only (others get 405), other paths 404. The format is negotiated from
+    ``Accept``, gzip applied when ``Accept-Encoding`` allows it, and ``?name[]=x``
+    restricts the answer to families exposing those names. Any failure becomes a 500
+    for this request only; nothing raises out of ``handle``.
+    """
+
+    def __init__(self, registry: MetricsRegistry | None = None, *, path: str = "/metrics") -> None:
+        self._registry = registry
+        self.path = path
+
+    def registry(self) -> MetricsRegistry | None:
+        return self._registry if self._registry is not None else current_registry()
+
+    def handle(
+        self, method: str, path: str, query: str, header: Callable[[str], str | None]
+    ) -> Response:
+        """Answer one request. ``header(name)`` returns a request header or ``None``."""
+        try:
+            return self._handle(method.upper(), path, query, header)
+        except Exception:  # the application must never see an exception from a scrape
+            logger.exception("error while serving %s", path)
+            return _plain(500, "Internal Server Error", "error while collecting metrics")
+
+    def _handle(
+        self, method: str, path: str, query: str, header: Callable[[str], str | None]
+    ) -> Response:
+        if path != self.path:
+            return _plain(404, "Not Found", f"not found: try {self.path}")
+        if method not in ALLOWED_METHODS:
+            return _plain(
+                405, "Method Not Allowed", f"method {method} not allowed", ("Allow", "GET, HEAD")
+            )
+        names = parse_qs(query).get("name[]") if query else None
+        registry = self.registry()
+        created = registry.created_series if registry is not None else True
+        chosen = negotiate(header("Accept"), header("Accept-Encoding"), created=created)
+        families = registry.collect(names) if registry is not None else []
+        try:
+            body = chosen.encode(families)
+        except ExpositionError as error:
+            return _plain(500, "Internal Server Error", f"cannot expose these metrics: {error}")
+        headers = [("Content-Type", chosen.content_type), ("Vary", "Accept, Accept-Encoding")]
+        if chosen.compression == "gzip":
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(len(body))))
+        return Response(200, "OK", headers, b"" if method == "HEAD" else body)
+
+
+def header_lookup(headers: Mapping[str, str]) -> Callable[[str], str | None]:
+    """A case-insensitive ``header(name)`` over a mapping of request headers."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    return lambda name: lowered.get(name.lower())

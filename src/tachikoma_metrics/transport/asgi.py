@@ -1,0 +1,59 @@
+"""``make_asgi_app``: ``/metrics`` inside any ASGI application server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ..registry import MetricsRegistry
+from ._core import MetricsEndpoint
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def make_asgi_app(registry: MetricsRegistry | None = None, *, path: str = "/metrics") -> ASGIApp:
+    """An ASGI 3 application serving ``path`` from ``registry`` (the global one if ``None``).
+
+    The snapshot and its encoding run in a worker thread (``asyncio.to_thread``), so a
+    large registry never blocks the event loop for the length of an export. Lifespan
+    events are acknowledged, so the app can also be served on its own.
+    """
+    endpoint = MetricsEndpoint(registry, path=path)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            raise ValueError(f"make_asgi_app serves HTTP only, not {scope['type']!r}")
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope.get("headers", ()):
+            headers[raw_name.decode("latin-1").lower()] = raw_value.decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        response = await asyncio.to_thread(
+            endpoint.handle,
+            scope.get("method", "GET"),
+            scope.get("path", "/"),
+            query,
+            lambda name: headers.get(name.lower()),
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [(n.lower().encode(), v.encode()) for n, v in response.headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    return app

@@ -1,0 +1,88 @@
+"""Pushing to a Prometheus Pushgateway."""
+
+from __future__ import annotations
+
+import base64
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from urllib.parse import quote
+
+from .._global import current_registry
+from ..exposition.text import CONTENT_TYPE, encode_text
+from ..registry import MetricsRegistry
+
+
+class PushError(RuntimeError):
+    """The Pushgateway refused a request: ``status`` and the gateway's ``message``."""
+
+    def __init__(self, url: str, status: int, message: str) -> None:
+        super().__init__(f"Pushgateway answered {status} for {url}: {message.strip()}")
+        self.url = url
+        self.status = status
+        self.message = message
+
+
+def _segment(name: str, value: str) -> str:
+    """``name/value`` as a path segment; values with ``/`` or empty use the base64 form."""
+    if not value or "/" in value:
+        encoded = base64.urlsafe_b64encode(value.encode()).decode() or "="
+        return f"{name}@base64/{encoded}"
+    return f"{name}/{quote(value, safe='')}"
+
+
+def gateway_url(gateway: str, job: str, grouping_key: Mapping[str, str] | None = None) -> str:
+    """The Pushgateway URL of a group: ``{gateway}/metrics/job/{job}[/{label}/{value}...]``.
+
+    ``gateway`` may be ``http://host:port``, ``https://...`` or a bare ``host:port``.
+    """
+    if "://" not in gateway:
+        gateway = "http://" + gateway
+    parts = [_segment("job", job)]
+    for name, value in (grouping_key or {}).items():
+        parts.append(_segment(name, str(value)))
+    return f"{gateway.rstrip('/')}/metrics/{'/'.join(parts)}"
+
+
+def _request(url: str, method: str, body: bytes | None, timeout: float) -> None:
+    headers = {"Content-Type": CONTENT_TYPE} if body is not None else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        message = error.read().decode("utf-8", "replace")
+        raise PushError(url, error.code, message or str(error.reason)) from None
+
+
+def push_to_gateway(
+    gateway: str,
+    job: str,
+    registry: MetricsRegistry | None = None,
+    grouping_key: Mapping[str, str] | None = None,
+    *,
+    method: str = "PUT",
+    timeout: float = 30.0,
+) -> None:
+    """Push ``registry`` (the global one if ``None``) to the group ``job`` + ``grouping_key``.
+
+    ``PUT`` replaces every metric of the group; ``POST`` replaces only the metrics with the
+    names pushed. An HTTP error raises ``PushError``; a network failure raises ``OSError``.
+    """
+    if method not in ("PUT", "POST"):
+        raise ValueError(f"method must be 'PUT' or 'POST', got {method!r}")
+    source = registry if registry is not None else current_registry()
+    families = source.collect() if source is not None else []
+    body = encode_text(families).encode()
+    _request(gateway_url(gateway, job, grouping_key), method, body, timeout)
+
+
+def delete_from_gateway(
+    gateway: str,
+    job: str,
+    grouping_key: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 30.0,
+) -> None:
+    """Delete the group ``job`` + ``grouping_key`` from the Pushgateway."""
+    _request(gateway_url(gateway, job, grouping_key), "DELETE", None, timeout)

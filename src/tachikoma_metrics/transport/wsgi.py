@@ -1,0 +1,37 @@
+"""``make_wsgi_app``: ``/metrics`` inside any WSGI application server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..registry import MetricsRegistry
+from ._core import MetricsEndpoint
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def make_wsgi_app(registry: MetricsRegistry | None = None, *, path: str = "/metrics") -> WSGIApp:
+    """A WSGI application serving ``path`` from ``registry`` (the global one if ``None``).
+
+    Mount it where the framework routes ``/metrics``; ``PATH_INFO`` is matched against
+    ``path`` (a ``SCRIPT_NAME`` prefix is ignored, as WSGI routing expects).
+    """
+    endpoint = MetricsEndpoint(registry, path=path)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        def header(name: str) -> str | None:
+            value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+            return value if isinstance(value, str) else None
+
+        response = endpoint.handle(
+            environ.get("REQUEST_METHOD", "GET"),
+            environ.get("PATH_INFO", "") or "/",
+            environ.get("QUERY_STRING", ""),
+            header,
+        )
+        start_response(f"{response.status} {response.reason}", response.headers)
+        return [response.body]
+
+    return app
