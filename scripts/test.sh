@@ -6,10 +6,16 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# promtool (Debian package "prometheus") validates our text exposition in the tests.
-if ! command -v promtool >/dev/null 2>&1; then
+# Real components the tests run against, from Debian: promtool and the Prometheus server
+# (package "prometheus") and the Pushgateway (package "prometheus-pushgateway").
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
+if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+  as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
