@@ -1,0 +1,504 @@
+"""OpenMetrics and protobuf export: tachikoma_metrics vs prometheus_client, in one process.
+
+Prints a markdown table of medians and ratios, each OpenMetrics row against its target from
+issue 3 ("Benchmark": at least 10x faster). Run from the repository root::
+
+    python bench/bench_formats.py            # full run
+    python bench/bench_formats.py --quick    # smoke run, fewer repetitions
+    python bench/bench_formats.py --json results.json
+
+The method is ``bench_core.py``'s live export, and its helpers are imported from there:
+before every timed export, 100 random existing series change and one new series appears
+(outside the timed region, from one seeded plan, identically for both libraries); the two
+libraries alternate (ours, pc, ours, pc, ...) after one untimed warm-up round; the table
+shows medians in ms and the ratio of medians pc/ours.
+
+Timed calls:
+
+* ours, OpenMetrics: ``registry.export_openmetrics().encode()`` (``created=False`` for the
+  rows without ``_created`` series);
+* ours, protobuf: ``registry.export_protobuf()``;
+* pc: ``prometheus_client.openmetrics.exposition.generate_latest(registry)``. pc has no
+  protobuf encoder, so the protobuf rows are reported against pc's OpenMetrics time; they
+  have no target and are informational.
+
+``_created`` series: OpenMetrics has them, so the first rows run with them on both sides.
+``prometheus_client.disable_created_metrics()`` is process-global, so the rows without them
+run last. Each output is checked for the presence (or absence) of ``_created`` samples.
+
+Sanity check after every export, outside the timed region: both OpenMetrics bodies are parsed
+with ``prometheus_client.openmetrics.parser`` and must hold the same (sample name, labels,
+value) set, ``_created`` values excepted (their presence is compared, their values are not:
+the two libraries stamp series at different instants). Our protobuf body is decoded by a
+small wire-format reader here and compared against pc's OpenMetrics body the same way.
+Mismatches are warnings on stderr. The exit code is always 0: this is a report, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import random
+import statistics
+import struct
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from typing import Any
+
+import prometheus_client as pc
+from prometheus_client import CollectorRegistry
+from prometheus_client.openmetrics.exposition import generate_latest as om_generate_latest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+import tachikoma_metrics as tm
+from bench_core import (
+    LABELS,
+    SEED,
+    Row,
+    _fmt,
+    _inc,
+    _interleaved,
+    _label_pairs,
+    _LiveExport,
+    _observe,
+    _plan,
+)
+
+TARGET = 10.0
+
+# (sample name, sorted labels with ``le`` as a float) -> value, or None for ``_created``
+Samples = dict[tuple[str, tuple[tuple[str, Any], ...]], float | None]
+
+
+@dataclass
+class FormatRow(Row):
+    """A ``bench_core.Row``; informational rows have no target and never count as met."""
+
+    informational: bool = False
+
+    @property
+    def result(self) -> str:
+        if self.informational:
+            return "info"
+        return "PASS" if self.met else "FAIL"
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str
+    title: str
+    kind: str  # "counter" or "histogram"
+    size: int
+    ours_format: str  # "openmetrics" or "protobuf"
+    created: bool  # _created series on both sides
+
+
+@dataclass
+class Checks:
+    """What the sanity checks found over every export of one row."""
+
+    exports_checked: int = 0
+    mismatches: int = 0
+    created_problems: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def warn(self, key: str, message: str) -> None:
+        if len(self.notes) < 5:
+            self.notes.append(message)
+            print(f"WARNING: {key}: {message}", file=sys.stderr)
+
+
+# -- normalising both outputs to one sample set -----------------------------------------------
+
+
+def _key(name: str, labels: dict[str, str]) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    return name, tuple(sorted((k, float(v) if k == "le" else v) for k, v in labels.items()))
+
+
+def _om_samples(body: bytes) -> Samples:
+    out: Samples = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            out[_key(s.name, s.labels)] = None if s.name.endswith("_created") else s.value
+    return out
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf: bytes) -> dict[int, list[Any]]:
+    """One protobuf message: field number -> values (varint int, double, or bytes)."""
+    out: dict[int, list[Any]] = {}
+    pos = 0
+    while pos < len(buf):
+        tag, pos = _varint(buf, pos)
+        wire = tag & 7
+        value: Any
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+        elif wire == 1:  # every fixed64 field in metrics.proto is a double
+            value = struct.unpack_from("<d", buf, pos)[0]
+            pos += 8
+        elif wire == 2:
+            n, pos = _varint(buf, pos)
+            value = buf[pos : pos + n]
+            pos += n
+        elif wire == 5:
+            value = buf[pos : pos + 4]
+            pos += 4
+        else:
+            raise ValueError(f"unexpected wire type {wire}")
+        out.setdefault(tag >> 3, []).append(value)
+    if pos != len(buf):
+        raise ValueError("message overruns its length")
+    return out
+
+
+def _delimited(body: bytes) -> Iterator[dict[int, list[Any]]]:
+    pos = 0
+    while pos < len(body):
+        n, pos = _varint(body, pos)
+        if pos + n > len(body):
+            raise ValueError("delimited message overruns the body")
+        yield _fields(body[pos : pos + n])
+        pos += n
+
+
+def _pb_samples(body: bytes) -> Samples:
+    """Our protobuf body as the samples OpenMetrics would show (counter and histogram only)."""
+    out: Samples = {}
+    for fam in _delimited(body):
+        name = fam[1][0].decode()
+        kind = fam.get(3, [0])[0]
+        for raw in fam.get(4, []):
+            metric = _fields(raw)
+            labels = {}
+            for pair in metric.get(1, []):
+                lp = _fields(pair)
+                labels[lp[1][0].decode()] = lp[2][0].decode()
+            if kind == 0:  # COUNTER, family named <name>_total
+                counter = _fields(metric[3][0])
+                out[_key(name, labels)] = counter.get(1, [0.0])[0]
+                if 3 in counter:
+                    out[_key(name.removesuffix("_total") + "_created", labels)] = None
+            elif kind == 4:  # HISTOGRAM
+                hist = _fields(metric[7][0])
+                count = hist.get(1, [0])[0]
+                have_inf = False
+                for raw_bucket in hist.get(3, []):
+                    bucket = _fields(raw_bucket)
+                    upper = bucket[2][0]
+                    have_inf = have_inf or upper == math.inf
+                    le = {**labels, "le": str(upper)}
+                    out[_key(name + "_bucket", le)] = bucket.get(1, [0])[0]
+                if not have_inf:  # written only with an exemplar; Prometheus uses the count
+                    out[_key(name + "_bucket", {**labels, "le": "+Inf"})] = count
+                out[_key(name + "_sum", labels)] = hist.get(2, [0.0])[0]
+                out[_key(name + "_count", labels)] = count
+                if 15 in hist:
+                    out[_key(name + "_created", labels)] = None
+            else:
+                raise ValueError(f"unexpected metric type {kind} in {name}")
+    return out
+
+
+def _compare(ours: Samples, theirs: Samples) -> str | None:
+    """``None`` when the two sample sets agree, else a short description of the difference."""
+    only_ours = ours.keys() - theirs.keys()
+    only_pc = theirs.keys() - ours.keys()
+    differ = [
+        k
+        for k in ours.keys() & theirs.keys()
+        if (ours[k] is None) != (theirs[k] is None)
+        or (
+            ours[k] is not None and not math.isclose(ours[k], theirs[k], rel_tol=1e-9)  # type: ignore[arg-type]
+        )
+    ]
+    if not (only_ours or only_pc or differ):
+        return None
+    parts = []
+    for label, keys in (("only ours", only_ours), ("only pc", only_pc), ("values differ", differ)):
+        if keys:
+            example = sorted(keys, key=repr)[0]
+            parts.append(f"{len(keys)} {label} (e.g. {example})")
+    return "; ".join(parts)
+
+
+def _check(case: Case, checks: Checks, ours_body: bytes, pc_body: bytes) -> None:
+    checks.exports_checked += 1
+    try:
+        if case.ours_format == "openmetrics":
+            if not ours_body.endswith(b"# EOF\n"):
+                checks.warn(case.key, "our OpenMetrics body does not end with '# EOF\\n'")
+            ours = _om_samples(ours_body)
+        else:
+            ours = _pb_samples(ours_body)
+        theirs = _om_samples(pc_body)
+    except Exception as exc:  # a body the parser rejects is a finding, not a crash
+        checks.mismatches += 1
+        checks.warn(case.key, f"could not read an export back: {exc!r}")
+        return
+    for who, samples in (("ours", ours), ("pc", theirs)):
+        n_created = sum(name.endswith("_created") for name, _ in samples)
+        if case.created and not n_created:
+            checks.created_problems += 1
+            checks.warn(case.key, f"{who}: no _created series although they are enabled")
+        if not case.created and n_created:
+            checks.created_problems += 1
+            checks.warn(case.key, f"{who}: {n_created} _created series although disabled")
+    problem = _compare(ours, theirs)
+    if problem is not None:
+        checks.mismatches += 1
+        checks.warn(case.key, f"the two exports disagree: {problem}")
+
+
+# -- one row ----------------------------------------------------------------------------------
+
+
+def _measure(case: Case, reps: int) -> tuple[FormatRow, dict[str, Any]]:
+    rng = random.Random(SEED + case.size)
+    pairs = _label_pairs(case.size)
+    plan = _plan(case.size, reps + 1, rng)
+
+    ours_reg = tm.MetricsRegistry()
+    pc_reg = CollectorRegistry()
+    if case.kind == "counter":
+        fam_ours: Any = ours_reg.counter("export_total", "export bench", labelnames=LABELS)
+        fam_pc: Any = pc.Counter("export_total", "export bench", LABELS, registry=pc_reg)
+        write = _inc
+    else:
+        fam_ours = ours_reg.histogram("export_seconds", "export bench", labelnames=LABELS)
+        fam_pc = pc.Histogram("export_seconds", "export bench", LABELS, registry=pc_reg)
+        write = _observe
+
+    ours_export: Callable[[], bytes]
+    if case.ours_format == "protobuf":
+        ours_export = ours_reg.export_protobuf
+    elif case.created:
+
+        def ours_export() -> bytes:
+            return ours_reg.export_openmetrics().encode()
+
+    else:
+
+        def ours_export() -> bytes:
+            return ours_reg.export_openmetrics(created=False).encode()
+
+    def pc_export() -> bytes:
+        return om_generate_latest(pc_reg)
+
+    ours = _LiveExport(fam_ours, write, ours_export, pairs, plan)
+    theirs = _LiveExport(fam_pc, write, pc_export, pairs, plan)
+    # initial state, as in bench_core: every child written (histograms: three observations)
+    init_rng = random.Random(SEED)
+    for i in range(len(pairs)):
+        vals = [math.exp(init_rng.uniform(math.log(0.001), math.log(20.0))) for _ in range(3)]
+        for lib in (ours, theirs):
+            for v in vals if case.kind == "histogram" else vals[:1]:
+                lib.write(lib.children[i], v)
+
+    checks = Checks()
+
+    def before_ours() -> None:
+        # Check the previous round's two exports (both libraries are in the same state then),
+        # then move ours on to the next state.
+        if ours.last:
+            _check(case, checks, ours.last, theirs.last)
+        ours.mutate()
+
+    t_ours, t_pc = _interleaved(ours.run, theirs.run, reps, before_ours, theirs.mutate)
+    _check(case, checks, ours.last, theirs.last)
+
+    ms_ours = [t / 1e6 for t in t_ours]
+    ms_pc = [t / 1e6 for t in t_pc]
+    m_ours, m_pc = statistics.median(ms_ours), statistics.median(ms_pc)
+    informational = case.ours_format == "protobuf"
+    row = FormatRow(
+        case.key,
+        case.title,
+        "ms",
+        m_ours,
+        m_pc,
+        m_pc / m_ours,
+        math.nan if informational else TARGET,
+        True,
+        ms_ours,
+        ms_pc,
+        informational,
+    )
+    info = {
+        "ours_format": case.ours_format,
+        "created": case.created,
+        "series": case.size + reps + 1,
+        "bytes_ours": len(ours.last),
+        "bytes_pc": len(theirs.last),
+        "lines_pc": theirs.last.count(b"\n"),
+        **asdict(checks),
+    }
+    if case.ours_format == "openmetrics":
+        info["lines_ours"] = ours.last.count(b"\n")
+    return row, info
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def table(rows: list[FormatRow]) -> str:
+    out = [
+        "| # | benchmark | tachikoma_metrics | prometheus_client (OpenMetrics) | ratio | target "
+        "| result |",
+        "|---|---|---:|---:|---:|---:|:---:|",
+    ]
+    for i, r in enumerate(rows, 1):
+        target = "none (informational)" if r.informational else f">= {r.target:g}x"
+        out.append(
+            f"| {i} | {r.title} | {_fmt(r.ours, r.unit)} | {_fmt(r.pc, r.unit)} "
+            f"| {r.ratio:.2f}x faster | {target} | {r.result} |"
+        )
+    return "\n".join(out)
+
+
+CASES_CREATED = (
+    Case(
+        "om_counter_created",
+        "OpenMetrics, counter, 10,000 label sets, `_created` on",
+        "counter",
+        10_000,
+        "openmetrics",
+        True,
+    ),
+    Case(
+        "om_histogram_created",
+        "OpenMetrics, histogram, 1,000 label sets, `_created` on",
+        "histogram",
+        1_000,
+        "openmetrics",
+        True,
+    ),
+    Case(
+        "pb_counter",
+        "protobuf (ours) vs pc OpenMetrics, counter, 10,000 label sets, created on",
+        "counter",
+        10_000,
+        "protobuf",
+        True,
+    ),
+    Case(
+        "pb_histogram",
+        "protobuf (ours) vs pc OpenMetrics, histogram, 1,000 label sets, created on",
+        "histogram",
+        1_000,
+        "protobuf",
+        True,
+    ),
+)
+CASES_NO_CREATED = (
+    Case(
+        "om_counter_no_created",
+        "OpenMetrics, counter, 10,000 label sets, `_created` off",
+        "counter",
+        10_000,
+        "openmetrics",
+        False,
+    ),
+    Case(
+        "om_histogram_no_created",
+        "OpenMetrics, histogram, 1,000 label sets, `_created` off",
+        "histogram",
+        1_000,
+        "openmetrics",
+        False,
+    ),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+
+    reps = 3 if args.quick else 11
+    pc_version = metadata.version("prometheus_client")
+    tm_version = metadata.version("tachikoma-metrics")
+
+    print(f"python {platform.python_implementation()} {sys.version.split()[0]} ({sys.platform})")
+    print(f"prometheus_client {pc_version}, tachikoma_metrics {tm_version}")
+    print(
+        f"mode: {'quick' if args.quick else 'full'}; exports: {reps} reps after a warm-up, "
+        "live (100 series change, 1 appears between exports); interleaved ours/pc"
+    )
+    print()
+
+    started = time.perf_counter()
+    rows: list[FormatRow] = []
+    export_info: dict[str, dict[str, Any]] = {}
+    # pc reads this switch at collect time; PROMETHEUS_DISABLE_CREATED_SERIES in the
+    # environment would have turned it off at import, so switch it on explicitly first.
+    pc.enable_created_metrics()
+    for case in CASES_CREATED:
+        row, info = _measure(case, reps)
+        rows.append(row)
+        export_info[case.key] = info
+    pc.disable_created_metrics()  # process-global: every row after this has no _created
+    for case in CASES_NO_CREATED:
+        row, info = _measure(case, reps)
+        rows.append(row)
+        export_info[case.key] = info
+    elapsed = time.perf_counter() - started
+
+    print(table(rows))
+    print()
+    scored = [r for r in rows if not r.informational]
+    met = sum(r.met for r in scored)
+    problems = sum(i["mismatches"] + i["created_problems"] for i in export_info.values())
+    checked = sum(i["exports_checked"] for i in export_info.values())
+    print(f"elapsed: {elapsed:.1f} s")
+    print(f"sanity checks: {checked} export pairs compared, {problems} problems")
+    print(f"targets: {met}/{len(scored)} met (protobuf rows are informational)")
+
+    if args.json:
+        payload = {
+            "python": sys.version,
+            "implementation": platform.python_implementation(),
+            "prometheus_client": pc_version,
+            "tachikoma_metrics": tm_version,
+            "mode": "quick" if args.quick else "full",
+            "export_reps": reps,
+            "elapsed_s": elapsed,
+            "export_output": export_info,
+            "rows": [
+                {**asdict(r), "target": None if r.informational else r.target, "result": r.result}
+                for r in rows
+            ],
+            "targets_met": met,
+            "targets_total": len(scored),
+        }
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2)
+            fh.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception:  # a report, not a test: show the failure, still exit 0
+        import traceback
+
+        traceback.print_exc()
+        print("targets: 0/0 met (benchmark crashed)")
+    sys.exit(0)
