@@ -73,13 +73,19 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"') + '"'
 
 
-def written_metric_name(name: str, scheme: str, suffix: str = "") -> tuple[str, bool]:
-    """The name of sample ``name + suffix`` as written, and whether it must be quoted
-    (only under ``allow-utf-8``). The whole sample name is escaped, suffix included, as
-    Go does: under ``dots`` and ``values`` that keeps every name reversible."""
+def written_metric_name(name: str, scheme: str, kind: MetricType) -> tuple[str, bool]:
+    """The written base name of family ``name`` and whether it must be quoted (only under
+    ``allow-utf-8``). Samples are the base plus their suffix (``_bucket``, ``_total``...).
+
+    As in Go, where a counter's family name carries ``_total``: a counter's base is
+    ``escape(name + "_total")`` minus ``_total``; other types escape ``name``. So every
+    format gives a series the name Prometheus derives from the protobuf family name.
+    """
     if scheme == ALLOW_UTF8:
-        return name + suffix, not is_legacy_metric_name(name)
-    return escape_name(name + suffix, scheme), False
+        return name, not is_legacy_metric_name(name)
+    if kind is MetricType.COUNTER:
+        return escape_name(name + "_total", scheme)[: -len("_total")], False
+    return escape_name(name, scheme), False
 
 
 def written_label_name(name: str, scheme: str) -> str:
@@ -103,13 +109,9 @@ def check_collisions(families: Iterable[MetricFamily], scheme: str) -> None:
         return
     owners: dict[str, str] = {}
     for family in families:
-        suffixes = ("", *_SUFFIXES.get(family.type, ()))
-        if is_legacy_metric_name(family.name) and all(
-            is_legacy_label_name(n) for n in family.labelnames
-        ):
-            written_names = [family.name + s for s in suffixes]
-        else:
-            written_names = [escape_name(family.name + s, scheme) for s in suffixes]
+        base = written_metric_name(family.name, scheme, family.type)[0]
+        written_names = [base + s for s in ("", *_SUFFIXES.get(family.type, ()))]
+        if not all(is_legacy_label_name(n) for n in family.labelnames):
             labels = [escape_name(n, scheme, label=True) for n in family.labelnames]
             if len(set(labels)) != len(labels):
                 raise ExpositionError(

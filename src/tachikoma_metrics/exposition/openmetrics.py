@@ -66,7 +66,7 @@ def encode_openmetrics(
     out: list[str] = []
     append = out.append
     for family in families:
-        name, quoted = written_metric_name(family.name, escaping)
+        name, quoted = written_metric_name(family.name, escaping, family.type)
         shown = shown_name(name, quoted)
         append(f"# TYPE {shown} {_TYPE_NAMES[family.type]}\n")
         if family.unit:
@@ -76,11 +76,11 @@ def encode_openmetrics(
         render = label_renderer(family.labelnames, escaping)
         kind = family.type
         if kind is MetricType.COUNTER:
-            _counter_lines(family, escaping, render, created, append)
+            _counter_lines(family, name, quoted, render, created, append)
         elif kind is MetricType.HISTOGRAM:
-            _histogram_lines(family, escaping, render, created, append)
+            _histogram_lines(family, name, quoted, render, created, append)
         elif kind is MetricType.SUMMARY:
-            _summary_lines(family, escaping, render, created, append)
+            _summary_lines(family, name, quoted, render, created, append)
         else:
             for labels, value in family.samples:
                 append(f"{line_head(name, quoted, render(labels))}{format_openmetrics(value)}\n")
@@ -90,13 +90,13 @@ def encode_openmetrics(
 
 def _counter_lines(
     family: MetricFamily,
-    escaping: str,
+    name: str,
+    quoted: bool,
     render: Callable[[SeriesLabels], str],
     created: bool,
     add: Callable[[str], None],
 ) -> None:
-    total, quoted = written_metric_name(family.name, escaping, "_total")
-    made = written_metric_name(family.name, escaping, "_created")[0]
+    total, made = name + "_total", name + "_created"
     starts: Iterable[float | None] = family.created if created and family.created else repeat(None)
     exemplars: Iterable[Exemplar | None] = family.exemplars or repeat(None)
     for (labels, value), start, exemplar in zip(family.samples, starts, exemplars, strict=False):
@@ -111,17 +111,14 @@ def _counter_lines(
 
 def _histogram_lines(
     family: MetricFamily,
-    escaping: str,
+    name: str,
+    quoted: bool,
     render: Callable[[SeriesLabels], str],
     created: bool,
     add: Callable[[str], None],
 ) -> None:
     le_text: dict[float, str] = {}
-    bucket, quoted = written_metric_name(family.name, escaping, "_bucket")
-    total, count, made = (
-        written_metric_name(family.name, escaping, suffix)[0]
-        for suffix in ("_sum", "_count", "_created")
-    )
+    bucket, total, count, made = (name + s for s in ("_bucket", "_sum", "_count", "_created"))
     for labels, value in family.histograms:
         pairs = render(labels)
         if quoted:
@@ -150,16 +147,13 @@ def _histogram_lines(
 
 def _summary_lines(
     family: MetricFamily,
-    escaping: str,
+    name: str,
+    quoted: bool,
     render: Callable[[SeriesLabels], str],
     created: bool,
     add: Callable[[str], None],
 ) -> None:
-    name, quoted = written_metric_name(family.name, escaping)
-    total, count, made = (
-        written_metric_name(family.name, escaping, suffix)[0]
-        for suffix in ("_sum", "_count", "_created")
-    )
+    total, count, made = (name + s for s in ("_sum", "_count", "_created"))
     for labels, value in family.summaries:
         pairs = render(labels)
         for quantile, estimate in value.quantiles:

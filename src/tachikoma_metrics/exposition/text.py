@@ -49,15 +49,15 @@ def encode_text(families: Iterable[MetricFamily], *, escaping: str = UNDERSCORES
     append = out.append
     for family in families:
         kind = family.type
-        suffix = "_total" if kind is MetricType.COUNTER else ""
-        name, quoted = written_metric_name(family.name, escaping, suffix)
+        base, quoted = written_metric_name(family.name, escaping, kind)
+        name = base + "_total" if kind is MetricType.COUNTER else base
         shown = shown_name(name, quoted)
         append(f"# HELP {shown} {escape_help(family.help)}\n# TYPE {shown} {_TYPE_NAMES[kind]}\n")
         render = label_renderer(family.labelnames, escaping)
         if kind is MetricType.HISTOGRAM:
-            _histogram_lines(family, escaping, render, append)
+            _histogram_lines(family, base, quoted, render, append)
         elif kind is MetricType.SUMMARY:
-            _summary_lines(family, escaping, render, append)
+            _summary_lines(family, base, quoted, render, append)
         elif family.labelnames and not quoted:
             head = name + "{"
             for labels, value in family.samples:
@@ -77,14 +77,13 @@ def encode_text(families: Iterable[MetricFamily], *, escaping: str = UNDERSCORES
 
 def _histogram_lines(
     family: MetricFamily,
-    escaping: str,
+    name: str,
+    quoted: bool,
     render: Callable[[SeriesLabels], str],
     add: Callable[[str], None],
 ) -> None:
     le_text: dict[float, str] = {}
-    bucket, quoted = written_metric_name(family.name, escaping, "_bucket")
-    total = written_metric_name(family.name, escaping, "_sum")[0]
-    count = written_metric_name(family.name, escaping, "_count")[0]
+    bucket, total, count = name + "_bucket", name + "_sum", name + "_count"
     for labels, value in family.histograms:
         pairs = render(labels)
         if quoted:
@@ -106,13 +105,12 @@ def _histogram_lines(
 
 def _summary_lines(
     family: MetricFamily,
-    escaping: str,
+    name: str,
+    quoted: bool,
     render: Callable[[SeriesLabels], str],
     add: Callable[[str], None],
 ) -> None:
-    name, quoted = written_metric_name(family.name, escaping)
-    total = written_metric_name(family.name, escaping, "_sum")[0]
-    count = written_metric_name(family.name, escaping, "_count")[0]
+    total, count = name + "_sum", name + "_count"
     for labels, value in family.summaries:
         pairs = render(labels)
         for quantile, estimate in value.quantiles:

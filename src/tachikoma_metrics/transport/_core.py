@@ -66,11 +66,15 @@ class MetricsEndpoint:
         self, method: str, path: str, query: str, header: Callable[[str], str | None]
     ) -> Response:
         """Answer one request. ``header(name)`` returns a request header or ``None``."""
+        method = method.upper()
         try:
-            return self._handle(method.upper(), path, query, header)
+            response = self._handle(method, path, query, header)
         except Exception:  # the application must never see an exception from a scrape
             logger.exception("error while serving %s", path)
-            return _plain(500, "Internal Server Error", "error while collecting metrics")
+            response = _plain(500, "Internal Server Error", "error while collecting metrics")
+        if method == "HEAD" and response.body:  # same headers, never a body
+            response = Response(response.status, response.reason, response.headers)
+        return response
 
     def _handle(
         self, method: str, path: str, query: str, header: Callable[[str], str | None]
@@ -95,7 +99,7 @@ class MetricsEndpoint:
             body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
             headers.append(("Content-Encoding", "gzip"))
         headers.append(("Content-Length", str(len(body))))
-        return Response(200, "OK", headers, b"" if method == "HEAD" else body)
+        return Response(200, "OK", headers, body)
 
 
 def header_lookup(headers: Mapping[str, str]) -> Callable[[str], str | None]:

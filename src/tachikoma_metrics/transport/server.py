@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import socket
 import ssl
@@ -35,10 +36,12 @@ class MetricsServer:
         self.url = f"{scheme}://{host}:{self.port}/metrics"
 
     def close(self) -> None:
-        """Stop the server; idempotent."""
+        """Stop the server; idempotent. Connections still open are cut, so an idle or
+        stuck client cannot hold it up."""
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join()
+        self._server.cut_connections()
         self._server.server_close()  # joins request threads (block_on_close)
 
     def __enter__(self) -> MetricsServer:
@@ -68,6 +71,8 @@ class _Server(ThreadingHTTPServer):
         self.context = context
         self.tls = context is not None
         self.credentials = credentials
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -79,6 +84,24 @@ class _Server(ThreadingHTTPServer):
             # client that never completes it cannot stall the accepting thread.
             sock = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, client
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def cut_connections(self) -> None:
+        """Wake every request thread still reading from a client, so it ends now."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by its thread
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("metrics request from %s failed", client_address, exc_info=True)
@@ -95,6 +118,12 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
 
+    def __getattr__(self, name: str) -> Any:
+        # Any method (TRACE, CONNECT, custom ones) reaches the endpoint, which answers 405.
+        if name.startswith("do_"):
+            return self._answer
+        raise AttributeError(name)
+
     def _answer(self) -> None:
         parts = urlsplit(self.path)
         if not self._authorised():
@@ -104,6 +133,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "authentication required",
                 ("WWW-Authenticate", 'Basic realm="metrics", charset="UTF-8"'),
             )
+            if self.command == "HEAD":
+                response = Response(response.status, response.reason, response.headers)
         else:
             response = self.server.endpoint.handle(
                 self.command, parts.path, parts.query, self.headers.get

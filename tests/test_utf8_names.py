@@ -1,0 +1,593 @@
+"""UTF-8 metric and label names (Prometheus 3): validation, quoting and the escaping schemes.
+
+Expected names come from the exposition checklist (UTF-01..03, UTF-08, TRICK-30), whose
+tables are prometheus/common's ``model.EscapeName`` test vectors, and from how Go applies
+them: ``EscapeMetricFamily`` escapes a family's name as a whole (a Go counter family is named
+with its ``_total``; histogram and summary families carry no suffix) and leaves legacy-valid
+names alone; Prometheus then derives ``_bucket``/``_sum``/``_count`` by appending to the
+(escaped) protobuf family name. None of the expected strings was produced by this library.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as parse_openmetrics,
+)
+from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+from tachikoma_metrics import ExpositionError, MetricsRegistry, negotiate
+from tachikoma_metrics.model import LabelSet, MetricFamily, MetricType, SummaryValue
+
+SCHEMES = ("underscores", "dots", "values", "allow-utf-8")
+ESCAPING_SCHEMES = ("underscores", "dots", "values")
+
+
+def _utf8_registry(created: bool = False) -> MetricsRegistry:
+    """Checklist UTF-08: ``my.dotted.metric{code="404",error.message="Not Found"}`` = 1,
+    counter ``http.server_requests`` = 1, gauge ``plain_metric`` = 2."""
+    registry = MetricsRegistry(utf8_names=True, created_series=created)
+    registry.gauge("my.dotted.metric", "Help.", labelnames=("code", "error.message")).labels(
+        "404", "Not Found"
+    ).set(1)
+    registry.counter("http.server_requests", "Req.").inc()
+    registry.gauge("plain_metric", "P.").set(2)
+    return registry
+
+
+# -- validation at definition -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["counter", "gauge", "histogram"])
+def test_legacy_registry_rejects_utf8_metric_names(kind: str) -> None:
+    """By default (legacy rules) ``my.metric`` is refused when defined, with a ValueError
+    naming it, and nothing is registered."""
+    registry = MetricsRegistry()
+    with pytest.raises(ValueError, match=r"my\.metric"):
+        getattr(registry, kind)("my.metric", "Help.")
+    assert registry.get("my.metric") is None
+    assert registry.export_prometheus() == ""
+
+
+@pytest.mark.parametrize("kind", ["counter", "gauge", "histogram"])
+def test_legacy_registry_rejects_utf8_label_names(kind: str) -> None:
+    """By default a label name ``a.b`` is refused with a ValueError naming it."""
+    registry = MetricsRegistry()
+    with pytest.raises(ValueError, match=r"a\.b"):
+        getattr(registry, kind)("fine_name", "Help.", labelnames=("code", "a.b"))
+    assert registry.get("fine_name") is None
+
+
+def test_utf8_registry_accepts_utf8_names() -> None:
+    """``MetricsRegistry(utf8_names=True)`` accepts dotted, spaced and non-ASCII metric and
+    label names, and records values under them."""
+    registry = MetricsRegistry(utf8_names=True)
+    registry.gauge("my.metric", "Help.", labelnames=("a.b",)).labels("x").set(3)
+    registry.counter("花火", "Fireworks.").inc(2)
+    registry.histogram("label with 😱", "Emoji.", labelnames=("é",), buckets=(1,)).labels(
+        "v"
+    ).observe(0.5)
+    assert registry.get("my.metric") is not None
+    assert registry.get("花火_total") is not None
+    body = registry.export_prometheus(escaping="allow-utf-8")
+    assert '{"my.metric","a.b"="x"} 3\n' in body
+    assert '{"花火_total"} 2\n' in body
+    assert '{"label with 😱_bucket","é"="v",le="1.0"} 1\n' in body
+
+
+def test_utf8_registry_still_rejects_reserved_and_empty_names() -> None:
+    """UTF-8 names widen the charset only: ``__``-prefixed label names stay reserved, and
+    empty names are still invalid."""
+    registry = MetricsRegistry(utf8_names=True)
+    with pytest.raises(ValueError, match=r"__x\.y"):
+        registry.gauge("g.1", labelnames=("__x.y",))
+    with pytest.raises(ValueError):
+        registry.gauge("")
+    with pytest.raises(ValueError):
+        registry.gauge("g.2", labelnames=("",))
+
+
+# -- output per scheme (UTF-08) ---------------------------------------------------------------
+
+UTF08_TEXT = {
+    "underscores": (
+        "# HELP http_server_requests_total Req.\n"
+        "# TYPE http_server_requests_total counter\n"
+        "http_server_requests_total 1\n"
+        "# HELP my_dotted_metric Help.\n"
+        "# TYPE my_dotted_metric gauge\n"
+        'my_dotted_metric{code="404",error_message="Not Found"} 1\n'
+        "# HELP plain_metric P.\n"
+        "# TYPE plain_metric gauge\n"
+        "plain_metric 2\n"
+    ),
+    "values": (
+        "# HELP U__http_2e_server__requests__total Req.\n"
+        "# TYPE U__http_2e_server__requests__total counter\n"
+        "U__http_2e_server__requests__total 1\n"
+        "# HELP U__my_2e_dotted_2e_metric Help.\n"
+        "# TYPE U__my_2e_dotted_2e_metric gauge\n"
+        'U__my_2e_dotted_2e_metric{code="404",U__error_2e_message="Not Found"} 1\n'
+        "# HELP plain_metric P.\n"
+        "# TYPE plain_metric gauge\n"
+        "plain_metric 2\n"
+    ),
+    "dots": (
+        "# HELP http_dot_server__requests__total Req.\n"
+        "# TYPE http_dot_server__requests__total counter\n"
+        "http_dot_server__requests__total 1\n"
+        "# HELP my_dot_dotted_dot_metric Help.\n"
+        "# TYPE my_dot_dotted_dot_metric gauge\n"
+        'my_dot_dotted_dot_metric{code="404",error_dot_message="Not Found"} 1\n'
+        "# HELP plain_metric P.\n"
+        "# TYPE plain_metric gauge\n"
+        "plain_metric 2\n"
+    ),
+    "allow-utf-8": (
+        '# HELP "http.server_requests_total" Req.\n'
+        '# TYPE "http.server_requests_total" counter\n'
+        '{"http.server_requests_total"} 1\n'
+        '# HELP "my.dotted.metric" Help.\n'
+        '# TYPE "my.dotted.metric" gauge\n'
+        '{"my.dotted.metric",code="404","error.message"="Not Found"} 1\n'
+        "# HELP plain_metric P.\n"
+        "# TYPE plain_metric gauge\n"
+        "plain_metric 2\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_registry_text_output_per_scheme(scheme: str) -> None:
+    """The registry's text export matches checklist UTF-08 under each scheme (Go values,
+    families sorted by name): underscores and values as listed there, dots by UTF-03's
+    rules, allow-utf-8 quoted (UTF-01); ``plain_metric`` and ``code`` are never touched."""
+    assert _utf8_registry().export_prometheus(escaping=scheme) == UTF08_TEXT[scheme]
+
+
+def test_registry_openmetrics_allow_utf8_output() -> None:
+    """OpenMetrics with ``allow-utf-8``: names quoted in metadata and samples (UTF-08)."""
+    assert _utf8_registry().export_openmetrics(escaping="allow-utf-8") == (
+        '# TYPE "http.server_requests" counter\n'
+        '# HELP "http.server_requests" Req.\n'
+        '{"http.server_requests_total"} 1.0\n'
+        '# TYPE "my.dotted.metric" gauge\n'
+        '# HELP "my.dotted.metric" Help.\n'
+        '{"my.dotted.metric",code="404","error.message"="Not Found"} 1.0\n'
+        "# TYPE plain_metric gauge\n"
+        "# HELP plain_metric P.\n"
+        "plain_metric 2.0\n"
+        "# EOF\n"
+    )
+
+
+def test_openmetrics_parser_reads_original_names_from_quoted_output() -> None:
+    """The strict OpenMetrics parser accepts the allow-utf-8 output (with ``_created``) and
+    returns the original names, label names and values."""
+    body = _utf8_registry(created=True).export_openmetrics(escaping="allow-utf-8")
+    families = {f.name: f for f in parse_openmetrics(body)}
+    assert set(families) == {"http.server_requests", "my.dotted.metric", "plain_metric"}
+    counter = families["http.server_requests"]
+    assert counter.type == "counter"
+    assert [s.name for s in counter.samples] == [
+        "http.server_requests_total",
+        "http.server_requests_created",
+    ]
+    assert counter.samples[0].value == 1.0
+    gauge = families["my.dotted.metric"]
+    assert gauge.type == "gauge"
+    assert [(s.name, s.labels, s.value) for s in gauge.samples] == [
+        ("my.dotted.metric", {"code": "404", "error.message": "Not Found"}, 1.0)
+    ]
+
+
+def test_quoted_names_escape_backslash_quote_and_newline() -> None:
+    """Inside quoted names ``\\``, ``"`` and LF are escaped as in label values (UTF-02):
+    ``{"quote\\"d.name","la\\\\bel"="v"} 1``; the OM parser gives the original names back."""
+    registry = MetricsRegistry(utf8_names=True, created_series=False)
+    registry.gauge('quote"d.name', "h", labelnames=("la\\bel",)).labels("v").set(1)
+    assert registry.export_prometheus(escaping="allow-utf-8") == (
+        '# HELP "quote\\"d.name" h\n# TYPE "quote\\"d.name" gauge\n'
+        '{"quote\\"d.name","la\\\\bel"="v"} 1\n'
+    )
+    (family,) = parse_openmetrics(registry.export_openmetrics(escaping="allow-utf-8"))
+    assert family.name == 'quote"d.name'
+    assert family.samples[0].labels == {"la\\bel": "v"}
+
+
+# -- the escaping schemes (UTF-03) -------------------------------------------------------------
+
+# input -> (underscores, dots, values): the test vectors of model.EscapeName (UTF-03), except
+# that a legacy-valid name is never escaped (EscapeMetricFamily; TRICK-30).
+UTF03_ROWS = [
+    (
+        "no:escaping_required",
+        "no:escaping_required",
+        "no:escaping_required",
+        "no:escaping_required",
+    ),
+    (
+        "mysystem.prod.west.cpu.load",
+        "mysystem_prod_west_cpu_load",
+        "mysystem_dot_prod_dot_west_dot_cpu_dot_load",
+        "U__mysystem_2e_prod_2e_west_2e_cpu_2e_load",
+    ),
+    ("http.status:sum", "http_status:sum", "http_dot_status:sum", "U__http_2e_status:sum"),
+    ("label with 😱", "label_with__", "label__with____", "U__label_20_with_20__1f631_"),
+    ("花火", "__", "____", "U___82b1__706b_"),
+]
+
+
+@pytest.mark.parametrize("row", UTF03_ROWS, ids=[row[0] for row in UTF03_ROWS])
+@pytest.mark.parametrize("scheme", ESCAPING_SCHEMES)
+def test_gauge_names_escaped_per_utf03(row: tuple[str, str, str, str], scheme: str) -> None:
+    """A gauge's name is written exactly as UTF-03's table says, in text, OpenMetrics and
+    protobuf alike."""
+    name = row[0]
+    expected = row[1 + ESCAPING_SCHEMES.index(scheme)]
+    registry = MetricsRegistry(utf8_names=True, created_series=False)
+    registry.gauge(name, "h").set(1)
+    assert registry.export_prometheus(escaping=scheme) == (
+        f"# HELP {expected} h\n# TYPE {expected} gauge\n{expected} 1\n"
+    )
+    assert registry.export_openmetrics(escaping=scheme) == (
+        f"# TYPE {expected} gauge\n# HELP {expected} h\n{expected} 1.0\n# EOF\n"
+    )
+    assert [f["name"] for f in _protobuf_families(registry.export_protobuf(escaping=scheme))] == [
+        expected
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "expected"),
+    [
+        ("underscores", "mysystem_prod_west_cpu_load_total"),
+        ("dots", "mysystem_dot_prod_dot_west_dot_cpu_dot_load__total"),
+        ("values", "U__mysystem_2e_prod_2e_west_2e_cpu_2e_load__total"),
+    ],
+)
+def test_counter_sample_name_is_escaped_whole(scheme: str, expected: str) -> None:
+    """A counter's sample name, ``_total`` included, is escaped as one name, as UTF-03's
+    ``..._load_total`` row (Go counter families carry ``_total``); text and protobuf agree."""
+    registry = MetricsRegistry(utf8_names=True, created_series=False)
+    registry.counter("mysystem.prod.west.cpu.load_total", "h").inc()
+    assert f"\n{expected} 1\n" in registry.export_prometheus(escaping=scheme)
+    families = _protobuf_families(registry.export_protobuf(escaping=scheme))
+    assert [f["name"] for f in families] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "expected"),
+    [
+        ("underscores", "error_message"),
+        ("dots", "error_dot_message"),
+        ("values", "U__error_2e_message"),
+    ],
+)
+def test_label_names_escaped_and_legacy_ones_untouched(scheme: str, expected: str) -> None:
+    """Label names are escaped by the same scheme; legacy label names and every label value
+    are left alone (values are never escaped, only names)."""
+    registry = MetricsRegistry(utf8_names=True, created_series=False)
+    registry.gauge("g", "h", labelnames=("error.message", "code")).labels("a.b é", "x_y").set(1)
+    assert registry.export_prometheus(escaping=scheme) == (
+        f'# HELP g h\n# TYPE g gauge\ng{{code="x_y",{expected}="a.b é"}} 1\n'
+    )
+
+
+def _legacy_registry() -> MetricsRegistry:
+    registry = MetricsRegistry(created_series=False)
+    registry.counter("app_requests_total", "R.", labelnames=("code",)).labels("200").inc(3)
+    registry.gauge("plain_metric", "P.").set(2)
+    registry.histogram("app_latency_seconds", "L.", buckets=(0.5,)).observe(0.25)
+    return registry
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_legacy_names_untouched_under_every_scheme(scheme: str) -> None:
+    """Legacy-valid metric and label names are written as they are under every scheme, in
+    every format (Go's EscapeMetricFamily; under ``dots`` ``plain_metric`` does not become
+    ``plain__metric``, TRICK-30)."""
+    registry = _legacy_registry()
+    assert registry.export_prometheus(escaping=scheme) == registry.export_prometheus()
+    assert registry.export_openmetrics(escaping=scheme) == registry.export_openmetrics()
+    assert registry.export_protobuf(escaping=scheme) == registry.export_protobuf()
+    assert "plain_metric 2\n" in registry.export_prometheus(escaping=scheme)
+
+
+@pytest.mark.parametrize("scheme", ESCAPING_SCHEMES)
+def test_promtool_accepts_escaped_output(scheme: str) -> None:
+    """Once escaped, UTF-8 names are legacy names: ``promtool check metrics`` (legacy
+    validation) accepts the text body, histogram included, with no lint problem."""
+    registry = _utf8_registry()
+    registry.histogram("rpc.latency.seconds", "RPC latency.", buckets=(0.5,)).observe(0.25)
+    promtool = shutil.which("promtool")
+    assert promtool is not None, "promtool is required"
+    result = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=registry.export_prometheus(escaping=scheme).encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+
+
+# -- families stay whole, and every format names a series the same way -------------------------
+
+
+def _summary_family(name: str) -> MetricFamily:
+    return MetricFamily(
+        name=name,
+        type=MetricType.SUMMARY,
+        help="S.",
+        unit="",
+        labelnames=(),
+        summaries=[(LabelSet(()), SummaryValue(((0.5, 1.0),), 2.0, 2))],
+    )
+
+
+def _mixed_registry() -> MetricsRegistry:
+    registry = _utf8_registry(created=True)
+    registry.histogram("rpc.latency.seconds", "RPC latency.", buckets=(0.5,)).observe(0.25)
+    return registry
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_openmetrics_families_stay_whole_under_every_scheme(scheme: str) -> None:
+    """Under every scheme the strict OpenMetrics parser reads each family with its declared
+    type and all its samples: the counter's ``_total``/``_created`` and the histogram's
+    ``_bucket``/``_sum``/``_count``/``_created`` belong to their family. (A sample escaped
+    apart from its family's name, e.g. ``U__x__total`` under ``# TYPE U__x counter``, is
+    read as a separate ``unknown`` family and the counter is left empty.)"""
+    parsed = list(parse_openmetrics(_mixed_registry().export_openmetrics(escaping=scheme)))
+    got = [(f.type, sorted({s.name.removeprefix(f.name) for s in f.samples})) for f in parsed]
+    assert got == [
+        ("counter", ["_created", "_total"]),
+        ("gauge", [""]),
+        ("gauge", [""]),
+        ("histogram", ["_bucket", "_count", "_created", "_sum"]),
+    ]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_text_families_stay_whole_under_every_scheme(scheme: str) -> None:
+    """In text too, a histogram's and a summary's samples are named after the family of
+    their TYPE line (``X_bucket``, ``X_sum``, ``X_count`` for ``# TYPE X histogram``), under
+    every scheme, so the type is not lost."""
+    from tachikoma_metrics.exposition.text import encode_text
+
+    families = [*_mixed_registry().collect(), _summary_family("rpc.size.bytes")]
+    body = encode_text(families, escaping=scheme)
+    typed: dict[str, str] = {}
+    for line in body.splitlines():
+        if line.startswith("# TYPE "):
+            name, kind = line[len("# TYPE ") :].rsplit(" ", 1)
+            typed[name.strip('"')] = kind
+    histogram = next(n for n, k in typed.items() if k == "histogram")
+    summary = next(n for n, k in typed.items() if k == "summary")
+    names = {_sample_name(line) for line in body.splitlines() if not line.startswith("#")}
+    assert {n for n in names if n.startswith(histogram)} == {
+        histogram + "_bucket",
+        histogram + "_sum",
+        histogram + "_count",
+    }
+    assert {n for n in names if n.startswith(summary)} == {
+        summary,
+        summary + "_sum",
+        summary + "_count",
+    }
+
+
+def _sample_name(line: str) -> str:
+    if line.startswith('{"'):
+        return line[2 : line.index('"', 2)]
+    return line.split("{", 1)[0].split(" ", 1)[0]
+
+
+# How Prometheus names the series of a protobuf family (model/textparse/protobufparse.go):
+# counters, gauges and untyped keep the family name, histograms and summaries append.
+_PROTOBUF_SUFFIXES = {
+    0: [""],
+    1: [""],
+    3: [""],
+    2: ["", "_sum", "_count"],
+    4: ["_bucket", "_sum", "_count"],
+}
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_series_names_agree_across_formats(scheme: str) -> None:
+    """Whatever format Prometheus negotiates, it stores the same series names: the sample
+    names in text and OpenMetrics equal those Prometheus derives from the protobuf families
+    (family name, plus ``_bucket``/``_sum``/``_count`` for histograms and summaries). Under
+    ``values`` that is ``U__http_2e_server__requests__total`` for the counter (UTF-08) and
+    ``U__rpc_2e_latency_2e_seconds_bucket`` for the histogram, as Go writes them."""
+    from tachikoma_metrics.exposition.openmetrics import encode_openmetrics
+    from tachikoma_metrics.exposition.protobuf import encode_protobuf
+    from tachikoma_metrics.exposition.text import encode_text
+
+    families = [*_mixed_registry().collect(), _summary_family("rpc.size.bytes")]
+    from_protobuf = {
+        family["name"] + suffix
+        for family in _protobuf_families(encode_protobuf(families, escaping=scheme, created=False))
+        for suffix in _PROTOBUF_SUFFIXES[family["type"]]
+    }
+    text = encode_text(families, escaping=scheme)
+    from_text = {_sample_name(line) for line in text.splitlines() if not line.startswith("#")}
+    om = encode_openmetrics(families, escaping=scheme, created=False)
+    from_om = {_sample_name(line) for line in om.splitlines() if not line.startswith("#")}
+    assert from_text == from_protobuf
+    assert from_om == from_protobuf
+    if scheme == "values":
+        assert {
+            "U__http_2e_server__requests__total",
+            "U__rpc_2e_latency_2e_seconds_bucket",
+            "U__rpc_2e_latency_2e_seconds_sum",
+            "U__rpc_2e_size_2e_bytes_count",
+        } <= from_protobuf
+
+
+def test_openmetrics_counter_family_under_values_is_its_sample_name_minus_total() -> None:
+    """Under ``values`` the counter sample is ``U__http_2e_server__requests__total`` (as in
+    text and protobuf), so its OpenMetrics family, which must be the sample name without
+    ``_total``, is ``U__http_2e_server__requests_`` (what Go's OpenMetrics writer emits)."""
+    body = MetricsRegistry(utf8_names=True, created_series=False)
+    body.counter("http.server_requests", "Req.").inc()
+    assert body.export_openmetrics(escaping="values") == (
+        "# TYPE U__http_2e_server__requests_ counter\n"
+        "# HELP U__http_2e_server__requests_ Req.\n"
+        "U__http_2e_server__requests__total 1.0\n"
+        "# EOF\n"
+    )
+
+
+# -- collisions ---------------------------------------------------------------------------------
+
+
+def _exports(registry: MetricsRegistry, scheme: str) -> dict[str, Any]:
+    return {
+        "text": lambda: registry.export_prometheus(escaping=scheme),
+        "openmetrics": lambda: registry.export_openmetrics(escaping=scheme),
+        "protobuf": lambda: registry.export_protobuf(escaping=scheme),
+    }
+
+
+@pytest.mark.parametrize("fmt", ["text", "openmetrics", "protobuf"])
+def test_names_escaping_to_the_same_name_raise(fmt: str) -> None:
+    """``a.b`` and ``a_b`` both become ``a_b`` under underscores: every encoder raises
+    ExpositionError naming both, instead of merging them into one series."""
+    registry = MetricsRegistry(utf8_names=True)
+    registry.gauge("a.b", "h").set(1)
+    registry.gauge("a_b", "h").set(2)
+    with pytest.raises(ExpositionError, match=r"a\.b") as caught:
+        _exports(registry, "underscores")[fmt]()
+    assert "'a_b'" in str(caught.value)
+
+
+@pytest.mark.parametrize("fmt", ["text", "openmetrics", "protobuf"])
+def test_counter_escaping_onto_a_gauge_name_raises(fmt: str) -> None:
+    """Counter ``a.b`` is written ``a_b_total`` under underscores, which a gauge
+    ``a_b_total`` already is: ExpositionError."""
+    registry = MetricsRegistry(utf8_names=True)
+    registry.counter("a.b", "h").inc()
+    registry.gauge("a_b_total", "h").set(2)
+    with pytest.raises(ExpositionError):
+        _exports(registry, "underscores")[fmt]()
+
+
+@pytest.mark.parametrize("fmt", ["text", "openmetrics", "protobuf"])
+def test_label_names_escaping_to_the_same_name_raise(fmt: str) -> None:
+    """Label names ``a.b`` and ``a_b`` of one family collide under underscores:
+    ExpositionError, not a series with a repeated label name (TRICK-11)."""
+    registry = MetricsRegistry(utf8_names=True)
+    registry.gauge("g", "h", labelnames=("a.b", "a_b")).labels("1", "2").set(1)
+    with pytest.raises(ExpositionError):
+        _exports(registry, "underscores")[fmt]()
+
+
+@pytest.mark.parametrize("scheme", ["allow-utf-8", "dots", "values"])
+def test_names_that_stay_distinct_do_not_raise(scheme: str) -> None:
+    """Where the scheme keeps ``a.b`` and ``a_b`` apart (quoted, ``a_dot_b``,
+    ``U__a_2e_b``) both are written, in every format."""
+    registry = MetricsRegistry(utf8_names=True, created_series=False)
+    registry.gauge("a.b", "h").set(1)
+    registry.gauge("a_b", "h").set(2)
+    text = registry.export_prometheus(escaping=scheme)
+    assert "\na_b 2\n" in text
+    first = {"allow-utf-8": '{"a.b"} 1', "dots": "a_dot_b 1", "values": "U__a_2e_b 1"}[scheme]
+    assert f"\n{first}\n" in text
+    assert len(_protobuf_families(registry.export_protobuf(escaping=scheme))) == 2
+    assert len(list(parse_openmetrics(registry.export_openmetrics(escaping=scheme)))) == 2
+
+
+def test_collision_is_reported_to_the_scrape_through_negotiation() -> None:
+    """A collision surfaces as ExpositionError from the negotiated encoder (legacy
+    Prometheus 3 Accept header: OpenMetrics, underscores)."""
+    registry = MetricsRegistry(utf8_names=True)
+    registry.gauge("a.b", "h").set(1)
+    registry.gauge("a_b", "h").set(2)
+    chosen = negotiate(
+        "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,"
+        "application/openmetrics-text;version=0.0.1;q=0.5,"
+        "text/plain;version=1.0.0;escaping=underscores;q=0.4,"
+        "text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+    )
+    with pytest.raises(ExpositionError):
+        chosen.encode(registry.collect())
+
+
+def test_text_parser_reads_escaped_names() -> None:
+    """``prometheus_client``'s text parser reads the underscores body as legacy names."""
+    body = _utf8_registry().export_prometheus(escaping="underscores")
+    assert [f.name for f in parse_text(body)] == [
+        "http_server_requests",
+        "my_dotted_metric",
+        "plain_metric",
+    ]
+
+
+# -- a minimal protobuf wire reader (names and types only) ---------------------------------------
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
+    out: list[tuple[int, int | bytes]] = []
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+            out.append((number, value))
+        elif wire == 1:
+            out.append((number, data[pos : pos + 8]))
+            pos += 8
+        elif wire == 2:
+            size, pos = _varint(data, pos)
+            out.append((number, data[pos : pos + size]))
+            pos += size
+        else:
+            raise AssertionError(f"unexpected wire type {wire}")
+    return out
+
+
+def _protobuf_families(body: bytes) -> list[dict[str, Any]]:
+    """Family name, type and each metric's label names, read from a delimited body."""
+    families = []
+    pos = 0
+    while pos < len(body):
+        size, pos = _varint(body, pos)
+        message = body[pos : pos + size]
+        pos += size
+        family: dict[str, Any] = {"name": None, "type": None, "labels": []}
+        for number, value in _fields(message):
+            if number == 1:
+                assert isinstance(value, bytes)
+                family["name"] = value.decode()
+            elif number == 3:
+                family["type"] = value
+            elif number == 4:
+                assert isinstance(value, bytes)
+                family["labels"].append(
+                    [
+                        dict(_fields(pair))[1].decode()  # type: ignore[union-attr]
+                        for n, pair in _fields(value)
+                        if n == 1 and isinstance(pair, bytes)
+                    ]
+                )
+        families.append(family)
+    return families
