@@ -53,9 +53,18 @@ def _format_go(value: float) -> str:
     return _SPECIAL[text]
 
 
+# The same memo for the OpenMetrics form.
+OM_CACHE: dict[float, str] = {}
+
+
 def format_openmetrics(value: float) -> str:
     """The OpenMetrics canonical form: Go's digits, with ``.0`` on integral values."""
+    cached = OM_CACHE.get(value)
+    if cached is not None:
+        return cached
     text = format_go(value)
-    if "." in text or "e" in text or text[-1] in "fN":
-        return text
-    return text + ".0"
+    if not ("." in text or "e" in text or text[-1] in "fN"):
+        text += ".0"
+    if len(OM_CACHE) < _CACHE_LIMIT:
+        OM_CACHE[value] = text
+    return text

@@ -7,10 +7,12 @@ from itertools import repeat
 
 from ..model import Exemplar, MetricFamily, MetricType, SeriesLabels
 from ._escaping import UNDERSCORES, check_collisions, quote, written_metric_name
-from ._floats import format_openmetrics
+from ._floats import OM_CACHE, format_openmetrics
 from ._labels import escape_label_value, label_renderer, line_head, shown_name
 
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+_om_text = OM_CACHE.get
 
 _TYPE_NAMES = {
     MetricType.COUNTER: "counter",
@@ -99,14 +101,36 @@ def _counter_lines(
     total, made = name + "_total", name + "_created"
     starts: Iterable[float | None] = family.created if created and family.created else repeat(None)
     exemplars: Iterable[Exemplar | None] = family.exemplars or repeat(None)
+    if quoted or not family.labelnames:
+        for (labels, value), start, exemplar in zip(
+            family.samples, starts, exemplars, strict=False
+        ):
+            pairs = render(labels)
+            line = f"{line_head(total, quoted, pairs)}{format_openmetrics(value)}"
+            if exemplar is not None:
+                line += format_exemplar(exemplar)
+            add(line + "\n")
+            if start is not None:
+                add(f"{line_head(made, quoted, pairs)}{format_openmetrics(start)}\n")
+        return
+    # The common case, once per series per scrape: memos inlined as in the text encoder.
+    total_head, made_head = total + "{", made + "{"
     for (labels, value), start, exemplar in zip(family.samples, starts, exemplars, strict=False):
-        pairs = render(labels)
-        line = f"{line_head(total, quoted, pairs)}{format_openmetrics(value)}"
-        if exemplar is not None:
-            line += format_exemplar(exemplar)
-        add(line + "\n")
+        memo = labels.rendered_labels
+        if memo is None:
+            memo = render(labels)
+        text = _om_text(value)
+        if text is None:
+            text = format_openmetrics(value)
+        if exemplar is None:
+            add(f"{total_head}{memo}}} {text}\n")
+        else:
+            add(f"{total_head}{memo}}} {text}{format_exemplar(exemplar)}\n")
         if start is not None:
-            add(f"{line_head(made, quoted, pairs)}{format_openmetrics(start)}\n")
+            stamp = _om_text(start)
+            if stamp is None:
+                stamp = format_openmetrics(start)
+            add(f"{made_head}{memo}}} {stamp}\n")
 
 
 def _histogram_lines(
