@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Real components the tests run against, from Debian: promtool and the Prometheus server
-# (package "prometheus") and the Pushgateway (package "prometheus-pushgateway").
+# (package "prometheus"), the Pushgateway (package "prometheus-pushgateway"), and openssl.
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # throwaway TLS certificates
 if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive \

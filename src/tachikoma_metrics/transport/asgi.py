@@ -40,10 +40,14 @@ def make_asgi_app(registry: MetricsRegistry | None = None, *, path: str = "/metr
         for raw_name, raw_value in scope.get("headers", ()):
             headers[raw_name.decode("latin-1").lower()] = raw_value.decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
+        request_path = scope.get("path", "/")
+        root = scope.get("root_path", "")
+        if root and request_path.startswith(root):  # mounted under a prefix (SCRIPT_NAME)
+            request_path = request_path[len(root) :] or "/"
         response = await asyncio.to_thread(
             endpoint.handle,
             scope.get("method", "GET"),
-            scope.get("path", "/"),
+            request_path,
             query,
             lambda name: headers.get(name.lower()),
         )
