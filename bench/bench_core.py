@@ -28,6 +28,7 @@ The exit code is always 0: this is a report, not a test.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import math
@@ -36,12 +37,13 @@ import random
 import statistics
 import sys
 import time
+import traceback
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from itertools import islice, repeat
-from typing import Any
+from typing import Any, NoReturn
 
 import prometheus_client as pc
 from prometheus_client import CollectorRegistry, generate_latest
@@ -313,9 +315,16 @@ def _observe(child: Any, v: float) -> None:
     child.observe(v)
 
 
-def _export_row(
-    key: str, title: str, kind: str, size: int, reps: int, target: float
-) -> tuple[Row, dict[str, int]]:
+def _live_pair(
+    kind: str,
+    size: int,
+    reps: int,
+    ours_export: Callable[[tm.MetricsRegistry], bytes],
+    pc_export: Callable[[CollectorRegistry], bytes],
+) -> tuple[_LiveExport, _LiveExport]:
+    """Ours and pc, each a fresh registry with one ``kind`` family ("counter" or "histogram")
+    of ``size`` label sets, exported by ``ours_export``/``pc_export``, and the same seeded
+    plan for ``reps + 1`` rounds of changes."""
     rng = random.Random(SEED + size)
     pairs = _label_pairs(size)
     plan = _plan(size, reps + 1, rng)
@@ -331,22 +340,26 @@ def _export_row(
         fam_pc = pc.Histogram("export_seconds", "export bench", LABELS, registry=pc_reg)
         write = _observe
 
-    def ours_export() -> bytes:
-        return ours_reg.export_prometheus().encode()
-
-    def pc_export() -> bytes:
-        return generate_latest(pc_reg)
-
-    ours = _LiveExport(fam_ours, write, ours_export, pairs, plan)
-    theirs = _LiveExport(fam_pc, write, pc_export, pairs, plan)
-    # initial state: every child written (histograms: a few observations each)
+    ours = _LiveExport(fam_ours, write, functools.partial(ours_export, ours_reg), pairs, plan)
+    theirs = _LiveExport(fam_pc, write, functools.partial(pc_export, pc_reg), pairs, plan)
+    # initial state: every child written (histograms: three observations each)
     init_rng = random.Random(SEED)
     for i in range(len(pairs)):
         vals = [math.exp(init_rng.uniform(math.log(0.001), math.log(20.0))) for _ in range(3)]
         for lib in (ours, theirs):
             for v in vals if kind == "histogram" else vals[:1]:
                 lib.write(lib.children[i], v)
+    return ours, theirs
 
+
+def _text_export(registry: tm.MetricsRegistry) -> bytes:
+    return registry.export_prometheus().encode()
+
+
+def _export_row(
+    key: str, title: str, kind: str, size: int, reps: int, target: float
+) -> tuple[Row, dict[str, int]]:
+    ours, theirs = _live_pair(kind, size, reps, _text_export, generate_latest)
     t_ours, t_pc = _interleaved(ours.run, theirs.run, reps, ours.mutate, theirs.mutate)
     assert b"_created" not in theirs.last, "prometheus_client output has _created series"
     lines = {
@@ -477,11 +490,55 @@ def table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+# -- command line, header, JSON and crash guard (shared with bench_formats.py) ---------------
+
+
+def parse_args(doc: str, argv: list[str] | None) -> argparse.Namespace:
+    """``--quick`` and ``--json PATH``; the description is the first paragraph of ``doc``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def print_header(quick: bool, method: str) -> dict[str, Any]:
+    """Print the interpreter, both libraries' versions and the mode (``method`` after it);
+    return the same as the opening fields of the JSON results."""
+    mode = "quick" if quick else "full"
+    pc_version = metadata.version("prometheus_client")
+    tm_version = metadata.version("tachikoma-metrics")
+    print(f"python {platform.python_implementation()} {sys.version.split()[0]} ({sys.platform})")
+    print(f"prometheus_client {pc_version}, tachikoma_metrics {tm_version}")
+    print(f"mode: {mode}; {method}")
+    print()
+    return {
+        "python": sys.version,
+        "implementation": platform.python_implementation(),
+        "prometheus_client": pc_version,
+        "tachikoma_metrics": tm_version,
+        "mode": mode,
+    }
+
+
+def write_json(path: str, payload: dict[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=2)
+        fh.write("\n")
+
+
+def run_report(main: Callable[[], int]) -> NoReturn:
+    """Run a benchmark's ``main`` as a report, not a test: a crash is printed and still ends
+    with a ``targets:`` line, and the exit code is always 0."""
+    try:
+        main()
+    except Exception:
+        traceback.print_exc()
+        print("targets: 0/0 met (benchmark crashed)")
+    sys.exit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(__doc__, argv)
 
     # Checked at collect time in prometheus_client; called before anything is created anyway.
     pc.disable_created_metrics()
@@ -489,16 +546,11 @@ def main(argv: list[str] | None = None) -> int:
     hot_n, hot_reps = (20_000, 3) if args.quick else (200_000, 7)
     export_reps = 3 if args.quick else 11
     mem_reps = 1 if args.quick else 3
-    pc_version = metadata.version("prometheus_client")
-    tm_version = metadata.version("tachikoma-metrics")
-
-    print(f"python {platform.python_implementation()} {sys.version.split()[0]} ({sys.platform})")
-    print(f"prometheus_client {pc_version}, tachikoma_metrics {tm_version}")
-    print(
-        f"mode: {'quick' if args.quick else 'full'}; hot ops: N={hot_n:,} x {hot_reps} reps, "
-        f"exports: {export_reps} reps, memory: {mem_reps} reps; interleaved ours/pc"
+    header = print_header(
+        args.quick,
+        f"hot ops: N={hot_n:,} x {hot_reps} reps, "
+        f"exports: {export_reps} reps, memory: {mem_reps} reps; interleaved ours/pc",
     )
-    print()
 
     started = time.perf_counter()
     rows = bench_hot(hot_n, hot_reps)
@@ -521,33 +573,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"targets: {met}/{len(rows)} met")
 
     if args.json:
-        payload = {
-            "python": sys.version,
-            "implementation": platform.python_implementation(),
-            "prometheus_client": pc_version,
-            "tachikoma_metrics": tm_version,
-            "mode": "quick" if args.quick else "full",
-            "hot_n": hot_n,
-            "hot_reps": hot_reps,
-            "export_reps": export_reps,
-            "memory_reps": mem_reps,
-            "export_output": export_info,
-            "rows": [{**asdict(r), "met": r.met} for r in rows],
-            "targets_met": met,
-            "targets_total": len(rows),
-        }
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
+        write_json(
+            args.json,
+            {
+                **header,
+                "hot_n": hot_n,
+                "hot_reps": hot_reps,
+                "export_reps": export_reps,
+                "memory_reps": mem_reps,
+                "export_output": export_info,
+                "rows": [{**asdict(r), "met": r.met} for r in rows],
+                "targets_met": met,
+                "targets_total": len(rows),
+            },
+        )
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # a report, not a test: show the failure, still exit 0
-        import traceback
-
-        traceback.print_exc()
-        print("targets: 0/0 met (benchmark crashed)")
-    sys.exit(0)
+    run_report(main)

@@ -36,37 +36,29 @@ Mismatches are warnings on stderr. The exit code is always 0: this is a report, 
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import platform
-import random
 import statistics
 import struct
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from typing import Any
 
 import prometheus_client as pc
-from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.exposition import generate_latest as om_generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 import tachikoma_metrics as tm
 from bench_core import (
-    LABELS,
-    SEED,
     Row,
     _fmt,
-    _inc,
     _interleaved,
-    _label_pairs,
-    _LiveExport,
-    _observe,
-    _plan,
+    _live_pair,
+    parse_args,
+    print_header,
+    run_report,
+    write_json,
 )
 
 TARGET = 10.0
@@ -268,47 +260,23 @@ def _check(case: Case, checks: Checks, ours_body: bytes, pc_body: bytes) -> None
 # -- one row ----------------------------------------------------------------------------------
 
 
+def _openmetrics_export(registry: tm.MetricsRegistry) -> bytes:
+    return registry.export_openmetrics().encode()
+
+
+def _openmetrics_export_no_created(registry: tm.MetricsRegistry) -> bytes:
+    return registry.export_openmetrics(created=False).encode()
+
+
 def _measure(case: Case, reps: int) -> tuple[FormatRow, dict[str, Any]]:
-    rng = random.Random(SEED + case.size)
-    pairs = _label_pairs(case.size)
-    plan = _plan(case.size, reps + 1, rng)
-
-    ours_reg = tm.MetricsRegistry()
-    pc_reg = CollectorRegistry()
-    if case.kind == "counter":
-        fam_ours: Any = ours_reg.counter("export_total", "export bench", labelnames=LABELS)
-        fam_pc: Any = pc.Counter("export_total", "export bench", LABELS, registry=pc_reg)
-        write = _inc
-    else:
-        fam_ours = ours_reg.histogram("export_seconds", "export bench", labelnames=LABELS)
-        fam_pc = pc.Histogram("export_seconds", "export bench", LABELS, registry=pc_reg)
-        write = _observe
-
-    ours_export: Callable[[], bytes]
+    ours_export: Callable[[tm.MetricsRegistry], bytes]
     if case.ours_format == "protobuf":
-        ours_export = ours_reg.export_protobuf
+        ours_export = tm.MetricsRegistry.export_protobuf
     elif case.created:
-
-        def ours_export() -> bytes:
-            return ours_reg.export_openmetrics().encode()
-
+        ours_export = _openmetrics_export
     else:
-
-        def ours_export() -> bytes:
-            return ours_reg.export_openmetrics(created=False).encode()
-
-    def pc_export() -> bytes:
-        return om_generate_latest(pc_reg)
-
-    ours = _LiveExport(fam_ours, write, ours_export, pairs, plan)
-    theirs = _LiveExport(fam_pc, write, pc_export, pairs, plan)
-    # initial state, as in bench_core: every child written (histograms: three observations)
-    init_rng = random.Random(SEED)
-    for i in range(len(pairs)):
-        vals = [math.exp(init_rng.uniform(math.log(0.001), math.log(20.0))) for _ in range(3)]
-        for lib in (ours, theirs):
-            for v in vals if case.kind == "histogram" else vals[:1]:
-                lib.write(lib.children[i], v)
+        ours_export = _openmetrics_export_no_created
+    ours, theirs = _live_pair(case.kind, case.size, reps, ours_export, om_generate_latest)
 
     checks = Checks()
 
@@ -426,22 +394,14 @@ CASES_NO_CREATED = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    args = parser.parse_args(argv)
+    args = parse_args(__doc__, argv)
 
     reps = 3 if args.quick else 11
-    pc_version = metadata.version("prometheus_client")
-    tm_version = metadata.version("tachikoma-metrics")
-
-    print(f"python {platform.python_implementation()} {sys.version.split()[0]} ({sys.platform})")
-    print(f"prometheus_client {pc_version}, tachikoma_metrics {tm_version}")
-    print(
-        f"mode: {'quick' if args.quick else 'full'}; exports: {reps} reps after a warm-up, "
-        "live (100 series change, 1 appears between exports); interleaved ours/pc"
+    header = print_header(
+        args.quick,
+        f"exports: {reps} reps after a warm-up, "
+        "live (100 series change, 1 appears between exports); interleaved ours/pc",
     )
-    print()
 
     started = time.perf_counter()
     rows: list[FormatRow] = []
@@ -471,34 +431,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"targets: {met}/{len(scored)} met (protobuf rows are informational)")
 
     if args.json:
-        payload = {
-            "python": sys.version,
-            "implementation": platform.python_implementation(),
-            "prometheus_client": pc_version,
-            "tachikoma_metrics": tm_version,
-            "mode": "quick" if args.quick else "full",
-            "export_reps": reps,
-            "elapsed_s": elapsed,
-            "export_output": export_info,
-            "rows": [
-                {**asdict(r), "target": None if r.informational else r.target, "result": r.result}
-                for r in rows
-            ],
-            "targets_met": met,
-            "targets_total": len(scored),
-        }
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
+        rows_json = [
+            {**asdict(r), "target": None if r.informational else r.target, "result": r.result}
+            for r in rows
+        ]
+        write_json(
+            args.json,
+            {
+                **header,
+                "export_reps": reps,
+                "elapsed_s": elapsed,
+                "export_output": export_info,
+                "rows": rows_json,
+                "targets_met": met,
+                "targets_total": len(scored),
+            },
+        )
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # a report, not a test: show the failure, still exit 0
-        import traceback
-
-        traceback.print_exc()
-        print("targets: 0/0 met (benchmark crashed)")
-    sys.exit(0)
+    run_report(main)

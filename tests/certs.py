@@ -54,6 +54,10 @@ class Certificates:
     rogue_client_cert: Path  # signed by a CA the server does not trust
     rogue_client_key: Path
 
+    def server_options(self) -> dict[str, str]:
+        """``certfile`` and ``keyfile`` for ``start_http_server``: serve TLS as ``localhost``."""
+        return {"certfile": str(self.server_cert), "keyfile": str(self.server_key)}
+
 
 def _openssl() -> str:
     path = shutil.which("openssl")

@@ -9,6 +9,9 @@ import pytest
 import tachikoma_metrics
 from tachikoma_metrics import _global
 
+# The shared helper modules assert too: pytest rewrites their asserts as it does the tests'.
+pytest.register_assert_rewrite("metrics_proto", "scrape_client")
+
 
 @pytest.fixture
 def registry() -> tachikoma_metrics.MetricsRegistry:

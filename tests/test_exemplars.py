@@ -9,8 +9,6 @@ no place for exemplars: ``promtool`` rejects them there (VAL-01).
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +19,8 @@ from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
 )
 
+from metrics_proto import metric_family_class, split_delimited
+from promtool import check_metrics
 from tachikoma_metrics import MetricsRegistry
 from tachikoma_metrics.model import Exemplar, HistogramValue
 from tachikoma_metrics.values import make_exemplar
@@ -325,11 +325,7 @@ def test_exemplars_never_appear_in_text_0_0_4() -> None:
     for line in body.splitlines():
         if not line.startswith("#"):
             assert len(line.split(" ")) == 2, line
-    promtool = shutil.which("promtool")
-    assert promtool is not None, "promtool is required"
-    result = subprocess.run(
-        [promtool, "check", "metrics"], input=body.encode(), capture_output=True, check=False
-    )
+    result = check_metrics(body.encode())
     assert result.returncode == 0, result.stderr.decode()
     assert "trace_id" not in registry.export_prometheus(escaping="allow-utf-8")
 
@@ -360,25 +356,13 @@ def test_exemplars_appear_in_openmetrics_on_total_and_bucket_lines_only() -> Non
 def test_exemplars_appear_in_protobuf() -> None:
     """Protobuf carries the counter's exemplar and the bucket's, decoded by the official
     ``protobuf`` library."""
-    from test_golden import metric_family_class
-
     body = _traced_registry().export_protobuf()
     cls: Callable[[], Any] = metric_family_class()
     families = {}
-    pos = 0
-    while pos < len(body):
-        size, shift = 0, 0
-        while True:
-            byte = body[pos]
-            pos += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
+    for chunk in split_delimited(body):
         family = cls()
-        family.ParseFromString(body[pos : pos + size])
+        family.ParseFromString(chunk)
         families[family.name] = family
-        pos += size
     counter = families["jobs_total"].metric[0].counter
     assert [(p.name, p.value) for p in counter.exemplar.label] == [("trace_id", "abc")]
     assert counter.exemplar.value == 2.0

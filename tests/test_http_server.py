@@ -19,38 +19,37 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.openmetrics.parser import (
-    text_string_to_metric_families as openmetrics_families,
-)
 from prometheus_client.parser import text_string_to_metric_families
 
+import scrape_client
 import tachikoma_metrics
 from certs import Certificates, generate
-from tachikoma_metrics import MetricsRegistry, MetricsServer, start_http_server
-from tachikoma_metrics.exposition.protobuf import CONTENT_TYPE as PROTOBUF_BASE
-
-TIMEOUT = 10.0  # any single network operation; a test never waits this long when it passes
-
-TEXT_004 = "text/plain; version=0.0.4; charset=utf-8"
-TEXT_100 = "text/plain; version=1.0.0; charset=utf-8; escaping=underscores"
-OM_100 = "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"
-OM_100_UTF8 = "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
-OM_001 = "application/openmetrics-text; version=0.0.1; charset=utf-8"
-PROTOBUF = PROTOBUF_BASE + "; escaping=underscores"
-
-ACCEPT_OM = "application/openmetrics-text; version=1.0.0"
-ACCEPT_PROTOBUF = (
-    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
+from metrics_proto import split_delimited
+from scrape_client import (
+    ACCEPT_OM,
+    ACCEPT_PROTOBUF,
+    OM_001,
+    OM_100,
+    PROTOBUF,
+    TEXT_004,
+    TIMEOUT,
+    Reply,
+    Samples,
+    escape_guard,
+    raw_exchange,
+    read_samples,
+    split_response,
 )
+from tachikoma_metrics import MetricsRegistry, MetricsServer, start_http_server
+
+TEXT_100 = "text/plain; version=1.0.0; charset=utf-8; escaping=underscores"
+OM_100_UTF8 = "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
 
 METRIC_NAMES = ("app_requests", "app_temperature", "app_latency", "app_odd", "app_filler")
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 # -- guards: nothing escapes, nothing is left behind ------------------------------------------
@@ -62,30 +61,9 @@ def nothing_escapes(
 ) -> Iterator[list[threading.ExceptHookArgs]]:
     """Fail the test if a thread raised, stderr got output, a warning or error was logged,
     or a thread started during the test is still alive at its end."""
-    seen: list[threading.ExceptHookArgs] = []
-    previous_hook = threading.excepthook
-    threading.excepthook = seen.append
-    before = set(threading.enumerate())
     caplog.set_level(logging.DEBUG, logger="tachikoma_metrics")
-    try:
+    with escape_guard(capfd, caplog, threads_must_end=True) as seen:
         yield seen
-    finally:
-        threading.excepthook = previous_hook
-    leftover = _wait_for_threads_to_end(before)
-    assert not seen, [f"{args.exc_type.__name__}: {args.exc_value}" for args in seen]
-    assert capfd.readouterr().err == ""
-    loud = [r for r in caplog.get_records("call") if r.levelno >= logging.WARNING]
-    assert not loud, [r.getMessage() for r in loud]
-    assert not leftover, f"threads left behind: {[t.name for t in leftover]}"
-
-
-def _wait_for_threads_to_end(before: set[threading.Thread], timeout: float = 2.0) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not extra or time.monotonic() > deadline:
-            return extra
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -177,27 +155,8 @@ def auth_server(recorded: MetricsRegistry) -> Iterator[MetricsServer]:
 @pytest.fixture(scope="module")
 def tls_server(recorded: MetricsRegistry, certificates: Certificates) -> Iterator[MetricsServer]:
     """The shared registry over TLS, no client certificate asked for."""
-    with start_http_server(
-        0,
-        registry=recorded,
-        certfile=str(certificates.server_cert),
-        keyfile=str(certificates.server_key),
-    ) as running:
+    with start_http_server(0, registry=recorded, **certificates.server_options()) as running:
         yield running
-
-
-def _samples(text: str, *, openmetrics: bool = False) -> Samples:
-    """Every sample as ``{(name, sorted labels): value}`` (no ``_created``), no duplicates."""
-    parse = openmetrics_families if openmetrics else text_string_to_metric_families
-    found: Samples = {}
-    for family in parse(text):
-        for sample in family.samples:
-            if sample.name.endswith("_created"):
-                continue
-            key = (sample.name, tuple(sorted(sample.labels.items())))
-            assert key not in found, f"duplicate series {key}"
-            found[key] = sample.value
-    return found
 
 
 def _family_names(text: str) -> set[str]:
@@ -207,63 +166,13 @@ def _family_names(text: str) -> set[str]:
 # -- clients ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name)
-
-
-def fetch(
-    port: int,
-    target: str = "/metrics",
-    *,
-    method: str = "GET",
-    headers: dict[str, str] | None = None,
-    context: ssl.SSLContext | None = None,
-    body: bytes | None = None,
-) -> Reply:
-    """One request over a fresh connection; the whole answer, whatever its status."""
-    if context is None:
-        conn: http.client.HTTPConnection = http.client.HTTPConnection(
-            "127.0.0.1", port, timeout=TIMEOUT
-        )
-    else:
-        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=TIMEOUT, context=context)
-    try:
-        conn.request(method, target, body=body, headers=headers or {})
-        response = conn.getresponse()
-        data = response.read()
-        if response.status == 200 and method != "HEAD":
-            assert response.headers["Content-Length"] == str(len(data))
-        return Reply(response.status, response.headers, data)
-    finally:
-        conn.close()
-
-
-def raw_exchange(port: int, request: bytes) -> bytes:
-    """Send ``request`` bytes on a plain socket and read until the server closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
-        sock.sendall(request)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def split_response(data: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers (lower-case names) and the bytes after the header block."""
-    head, sep, body = data.partition(b"\r\n\r\n")
-    assert sep, f"no complete header block in {data[:200]!r}"
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
+def fetch(port: int, target: str = "/metrics", **options: Any) -> Reply:
+    """``scrape_client.fetch``; a 200 answer to anything but HEAD must also carry the exact
+    Content-Length of its body."""
+    reply = scrape_client.fetch(port, target, **options)
+    if reply.status == 200 and options.get("method", "GET") != "HEAD":
+        assert reply.header("Content-Length") == str(len(reply.body))
+    return reply
 
 
 def assert_serving(server: MetricsServer, registry: MetricsRegistry) -> None:
@@ -302,7 +211,7 @@ def test_get_serves_text_004_with_recorded_values(
     assert reply.status == 200
     assert reply.header("Content-Type") == TEXT_004
     assert reply.header("Content-Encoding") is None
-    assert _samples(reply.body.decode("utf-8")) == EXPECTED
+    assert read_samples(reply.body.decode("utf-8")) == EXPECTED
     assert reply.body == recorded.export_prometheus().encode()
 
 
@@ -315,7 +224,7 @@ def test_openmetrics_accept_gets_openmetrics(
     assert reply.status == 200
     assert reply.header("Content-Type") == OM_100
     assert reply.body.endswith(b"# EOF\n")
-    assert _samples(reply.body.decode("utf-8"), openmetrics=True) == EXPECTED
+    assert read_samples(reply.body.decode("utf-8"), openmetrics=True) == EXPECTED
     assert reply.body == recorded.export_openmetrics().encode()
 
 
@@ -326,21 +235,8 @@ def test_protobuf_accept_gets_protobuf(server: MetricsServer, recorded: MetricsR
     assert reply.status == 200
     assert reply.header("Content-Type") == PROTOBUF
     assert reply.body == recorded.export_protobuf()
-    # five families, each a varint length followed by that many bytes
-    count, offset = 0, 0
-    while offset < len(reply.body):
-        length, shift = 0, 0
-        while True:
-            byte = reply.body[offset]
-            offset += 1
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-        offset += length
-        count += 1
-    assert offset == len(reply.body)
-    assert count == 5
+    # five families, each a varint length followed by that many bytes, ending with the body
+    assert len(split_delimited(reply.body)) == 5
 
 
 PROMETHEUS_2_ACCEPT = (
@@ -390,9 +286,9 @@ def test_accept_q_values_choose_the_format(
     assert reply.status == 200
     assert reply.header("Content-Type") == content_type
     if content_type.startswith("application/openmetrics-text"):
-        assert _samples(reply.body.decode(), openmetrics=True) == EXPECTED
+        assert read_samples(reply.body.decode(), openmetrics=True) == EXPECTED
     elif content_type.startswith("text/plain"):
-        assert _samples(reply.body.decode()) == EXPECTED
+        assert read_samples(reply.body.decode()) == EXPECTED
     else:
         assert reply.body == recorded.export_protobuf()
 
@@ -543,7 +439,7 @@ def test_name_filter_restricts_families(
     assert reply.status == 200
     text = reply.body.decode()
     assert _family_names(text) == families
-    assert _samples(text) == {
+    assert read_samples(text) == {
         key: value
         for key, value in EXPECTED.items()
         if any(key[0] == family or key[0].startswith(family + "_") for family in families)
@@ -585,7 +481,7 @@ def test_global_registry_when_none(serve: Callable[..., MetricsServer], fresh_fa
     assert (reply.status, reply.body) == (200, b"")
     tachikoma_metrics.init()
     counter.inc(2)
-    assert _samples(fetch(server.port).body.decode()) == {("facade_hits_total", ()): 2.0}
+    assert read_samples(fetch(server.port).body.decode()) == {("facade_hits_total", ()): 2.0}
 
 
 # -- TLS ----------------------------------------------------------------------------------------
@@ -600,7 +496,7 @@ def test_tls_serves_a_client_that_trusts_the_ca(
     assert server.url == f"https://127.0.0.1:{server.port}/metrics"
     reply = fetch(server.port, context=_tls_client(certificates))
     assert reply.status == 200
-    assert _samples(reply.body.decode()) == EXPECTED
+    assert read_samples(reply.body.decode()) == EXPECTED
 
 
 def test_tls_refused_by_a_client_that_does_not_trust_the_ca(
@@ -627,8 +523,7 @@ def test_tls_client_certificate_required(
     CA gets the metrics."""
     server = serve(
         recorded,
-        certfile=str(certificates.server_cert),
-        keyfile=str(certificates.server_key),
+        **certificates.server_options(),
         client_cafile=str(certificates.ca),
         client_auth_required=True,
     )
@@ -642,7 +537,7 @@ def test_tls_client_certificate_required(
     good = _tls_client(certificates, cert=certificates.client_cert, key=certificates.client_key)
     reply = fetch(server.port, context=good)
     assert reply.status == 200
-    assert _samples(reply.body.decode()) == EXPECTED
+    assert read_samples(reply.body.decode()) == EXPECTED
 
 
 def test_tls_client_certificate_optional(
@@ -652,8 +547,7 @@ def test_tls_client_certificate_optional(
     a good certificate are served; a certificate from another CA is still refused."""
     server = serve(
         recorded,
-        certfile=str(certificates.server_cert),
-        keyfile=str(certificates.server_key),
+        **certificates.server_options(),
         client_cafile=str(certificates.ca),
     )
     assert fetch(server.port, context=_tls_client(certificates)).status == 200
@@ -726,7 +620,7 @@ def test_basic_auth_accepts_right_credentials(auth_server: MetricsServer, scheme
     server = auth_server
     reply = fetch(server.port, headers={"Authorization": f"{scheme} {RIGHT.split()[1]}"})
     assert reply.status == 200
-    assert _samples(reply.body.decode()) == EXPECTED
+    assert read_samples(reply.body.decode()) == EXPECTED
 
 
 # -- close --------------------------------------------------------------------------------------
@@ -897,7 +791,7 @@ def test_sloppy_accept_is_answered_in_the_announced_format(
         "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping="
     )
     openmetrics = content_type != TEXT_004
-    assert _samples(reply.body.decode(), openmetrics=openmetrics) == EXPECTED
+    assert read_samples(reply.body.decode(), openmetrics=openmetrics) == EXPECTED
 
 
 def test_huge_accept_with_many_clauses(server: MetricsServer) -> None:
@@ -936,13 +830,7 @@ def test_bad_requests_do_not_break_the_server(
     requests get an answer (the expected status, or for requests the standard library reads
     as HTTP/0.9 a bare error body) or a closed connection, never an escaped exception; the
     next scrape is served normally."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
-        sock.sendall(request_bytes)
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    data = b"".join(chunks)
+    data = raw_exchange(server.port, request_bytes, half_close=True)
     if status is not None:
         assert split_response(data)[0] == status
     else:
@@ -972,12 +860,7 @@ def large_server(large: MetricsRegistry) -> Iterator[MetricsServer]:
 @pytest.fixture(scope="module")
 def large_tls_server(large: MetricsRegistry, certificates: Certificates) -> Iterator[MetricsServer]:
     """The large registry over TLS."""
-    with start_http_server(
-        0,
-        registry=large,
-        certfile=str(certificates.server_cert),
-        keyfile=str(certificates.server_key),
-    ) as running:
+    with start_http_server(0, registry=large, **certificates.server_options()) as running:
         yield running
 
 
@@ -1076,7 +959,7 @@ def test_scrapes_while_families_come_and_go(serve: Callable[..., MetricsServer])
             body = reply.body
             if reply.header("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
-            samples = _samples(body.decode(), openmetrics="Accept" in headers)
+            samples = read_samples(body.decode(), openmetrics="Accept" in headers)
             assert {key: samples.get(key) for key in EXPECTED} == EXPECTED
             scrape += 1
     finally:

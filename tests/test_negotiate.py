@@ -21,6 +21,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from metrics_proto import decode_families
 from tachikoma_metrics import MetricsRegistry, negotiate
 
 TEXT_004 = "text/plain; version=0.0.4; charset=utf-8"
@@ -146,26 +147,7 @@ def _registry() -> MetricsRegistry:
 
 
 def _protobuf_names(body: bytes) -> list[str]:
-    from test_golden import metric_family_class
-
-    cls = metric_family_class()
-    names, pos = [], 0
-    while pos < len(body):
-        size = shift = 0
-        while True:
-            byte = body[pos]
-            pos += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-        family = cls()
-        family.ParseFromString(body[pos : pos + size])
-        assert family.SerializeToString(deterministic=True) == body[pos : pos + size]
-        names.append(family.name)
-        pos += size
-    assert pos == len(body)
-    return names
+    return [family.name for family in decode_families(body)]
 
 
 @pytest.mark.parametrize("case", list(PROMETHEUS_HEADERS))

@@ -1,5 +1,6 @@
 """Protobuf exposition: exact bytes from the checklist, and bodies read back by the official
-``protobuf`` package through a descriptor built here from ``metrics.proto``'s field numbers.
+``protobuf`` package through a descriptor built from ``metrics.proto``'s field numbers
+(``metrics_proto.py``).
 
 The expected bytes come from the exposition checklist (PB-03, NH-06, NH-07), which produced
 them with protoc-generated classes; none of them was produced by this library.
@@ -12,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, timestamp_pb2
 
+from metrics_proto import decode_families
 from tachikoma_metrics import MetricsRegistry
 from tachikoma_metrics.exposition._escaping import ExpositionError
 from tachikoma_metrics.exposition.protobuf import CONTENT_TYPE, encode_protobuf
@@ -27,130 +28,6 @@ from tachikoma_metrics.model import (
     SummaryValue,
 )
 
-# -- the schema, from client_model's io/prometheus/client/metrics.proto (proto2) ----------------
-
-_F = descriptor_pb2.FieldDescriptorProto
-_OPTIONAL, _REPEATED = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
-_SCALARS = {
-    "string": _F.TYPE_STRING,
-    "double": _F.TYPE_DOUBLE,
-    "uint64": _F.TYPE_UINT64,
-    "uint32": _F.TYPE_UINT32,
-    "int64": _F.TYPE_INT64,
-    "sint32": _F.TYPE_SINT32,
-    "sint64": _F.TYPE_SINT64,
-}
-_TS = ".google.protobuf.Timestamp"
-# message -> (field name, number, type, repeated)
-_MESSAGES: dict[str, list[tuple[str, int, str, bool]]] = {
-    "LabelPair": [("name", 1, "string", False), ("value", 2, "string", False)],
-    "Gauge": [("value", 1, "double", False)],
-    "Counter": [
-        ("value", 1, "double", False),
-        ("exemplar", 2, "Exemplar", False),
-        ("created_timestamp", 3, _TS, False),
-    ],
-    "Quantile": [("quantile", 1, "double", False), ("value", 2, "double", False)],
-    "Summary": [
-        ("sample_count", 1, "uint64", False),
-        ("sample_sum", 2, "double", False),
-        ("quantile", 3, "Quantile", True),
-        ("created_timestamp", 4, _TS, False),
-    ],
-    "Untyped": [("value", 1, "double", False)],
-    "Histogram": [
-        ("sample_count", 1, "uint64", False),
-        ("sample_count_float", 4, "double", False),
-        ("sample_sum", 2, "double", False),
-        ("bucket", 3, "Bucket", True),
-        ("created_timestamp", 15, _TS, False),
-        ("schema", 5, "sint32", False),
-        ("zero_threshold", 6, "double", False),
-        ("zero_count", 7, "uint64", False),
-        ("zero_count_float", 8, "double", False),
-        ("negative_span", 9, "BucketSpan", True),
-        ("negative_delta", 10, "sint64", True),
-        ("negative_count", 11, "double", True),
-        ("positive_span", 12, "BucketSpan", True),
-        ("positive_delta", 13, "sint64", True),
-        ("positive_count", 14, "double", True),
-        ("exemplars", 16, "Exemplar", True),
-    ],
-    "Bucket": [
-        ("cumulative_count", 1, "uint64", False),
-        ("cumulative_count_float", 4, "double", False),
-        ("upper_bound", 2, "double", False),
-        ("exemplar", 3, "Exemplar", False),
-    ],
-    "BucketSpan": [("offset", 1, "sint32", False), ("length", 2, "uint32", False)],
-    "Exemplar": [
-        ("label", 1, "LabelPair", True),
-        ("value", 2, "double", False),
-        ("timestamp", 3, _TS, False),
-    ],
-    "Metric": [
-        ("label", 1, "LabelPair", True),
-        ("gauge", 2, "Gauge", False),
-        ("counter", 3, "Counter", False),
-        ("summary", 4, "Summary", False),
-        ("untyped", 5, "Untyped", False),
-        ("histogram", 7, "Histogram", False),
-        ("timestamp_ms", 6, "int64", False),
-    ],
-    "MetricFamily": [
-        ("name", 1, "string", False),
-        ("help", 2, "string", False),
-        ("type", 3, "MetricType", False),
-        ("metric", 4, "Metric", True),
-        ("unit", 5, "string", False),
-    ],
-}
-_ENUM_VALUES = [
-    ("COUNTER", 0),
-    ("GAUGE", 1),
-    ("SUMMARY", 2),
-    ("UNTYPED", 3),
-    ("HISTOGRAM", 4),
-    ("GAUGE_HISTOGRAM", 5),
-]
-
-
-def _message_classes() -> dict[str, Any]:
-    file = descriptor_pb2.FileDescriptorProto(
-        name="io/prometheus/client/metrics.proto",
-        package="io.prometheus.client",
-        syntax="proto2",
-        dependency=["google/protobuf/timestamp.proto"],
-    )
-    enum = file.enum_type.add(name="MetricType")
-    for name, number in _ENUM_VALUES:
-        enum.value.add(name=name, number=number)
-    for message_name, fields in _MESSAGES.items():
-        message = file.message_type.add(name=message_name)
-        for name, number, kind, repeated in fields:
-            field = message.field.add(
-                name=name, number=number, label=_REPEATED if repeated else _OPTIONAL
-            )
-            if kind in _SCALARS:
-                field.type = _SCALARS[kind]
-            elif kind == "MetricType":
-                field.type = _F.TYPE_ENUM
-                field.type_name = ".io.prometheus.client.MetricType"
-            else:
-                field.type = _F.TYPE_MESSAGE
-                field.type_name = kind if kind.startswith(".") else f".io.prometheus.client.{kind}"
-    pool = descriptor_pool.DescriptorPool()
-    pool.AddSerializedFile(timestamp_pb2.DESCRIPTOR.serialized_pb)
-    pool.AddSerializedFile(file.SerializeToString())
-    return {
-        name: message_factory.GetMessageClass(
-            pool.FindMessageTypeByName(f"io.prometheus.client.{name}")
-        )
-        for name in _MESSAGES
-    }
-
-
-_CLASSES = _message_classes()
 _TYPES = {
     MetricType.COUNTER: 0,
     MetricType.GAUGE: 1,
@@ -158,36 +35,6 @@ _TYPES = {
     MetricType.UNKNOWN: 3,
     MetricType.HISTOGRAM: 4,
 }
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _decode(body: bytes) -> list[Any]:
-    """Split a delimited body and parse each ``MetricFamily`` with the official parser, which
-    must serialize it back to the same bytes."""
-    families = []
-    pos = 0
-    while pos < len(body):
-        size, pos = _read_varint(body, pos)
-        assert pos + size <= len(body), "a length prefix runs past the end of the body"
-        chunk = body[pos : pos + size]
-        family = _CLASSES["MetricFamily"]()
-        family.ParseFromString(chunk)
-        # The official encoder writes the same message byte for byte (deterministic,
-        # field-number order): nothing is lost, reordered or written twice.
-        assert family.SerializeToString(deterministic=True) == chunk
-        families.append(family)
-        pos += size
-    return families
 
 
 def _same_float(got: float, want: float) -> bool:
@@ -373,7 +220,7 @@ def test_nh06_created_timestamp_follows_native_fields() -> None:
     body = encode_protobuf([_nh06_family(created=1700000000.25)])
     timestamp = b"\x08" + bytes.fromhex("80 e2 cf aa 06") + b"\x10" + bytes.fromhex("80 e5 9a 77")
     assert body.endswith(b"\x68\x01\x7a" + bytes([len(timestamp)]) + timestamp)
-    (family,) = _decode(body)
+    (family,) = decode_families(body)
     histogram = family.metric[0].histogram
     assert histogram.created_timestamp.seconds == 1700000000
     assert histogram.created_timestamp.nanos == 250_000_000
@@ -391,7 +238,7 @@ def test_nh07_empty_native_histogram_has_noop_span() -> None:
     metric = b"\x3a" + bytes([len(histogram)]) + histogram
     message = b"\x0a\x01e\x12\x00\x18\x04\x22" + bytes([len(metric)]) + metric
     assert encode_protobuf([family]) == bytes([len(message)]) + message
-    (decoded,) = _decode(encode_protobuf([family]))
+    (decoded,) = decode_families(encode_protobuf([family]))
     spans = decoded.metric[0].histogram.positive_span
     assert [(s.offset, s.length) for s in spans] == [(0, 0)]
     assert spans[0].HasField("offset") and spans[0].HasField("length")
@@ -406,7 +253,7 @@ def test_no_noop_span_when_native_histogram_has_a_zero_bucket() -> None:
     ):
         value = HistogramValue(buckets=((math.inf, 2),), sum=0.0, count=2, native=native)
         family = _one("h", MetricType.HISTOGRAM, histograms=[(LabelSet(()), value)])
-        (decoded,) = _decode(encode_protobuf([family]))
+        (decoded,) = decode_families(encode_protobuf([family]))
         histogram = decoded.metric[0].histogram
         assert not histogram.positive_span and not histogram.negative_span
         assert histogram.zero_count == native.zero_count
@@ -429,7 +276,7 @@ def test_native_histogram_decodes_with_negative_offsets_and_large_deltas() -> No
         buckets=((0.5, 1), (math.inf, 10**12)), sum=-3.5, count=10**12, native=native
     )
     family = _one("n", MetricType.HISTOGRAM, histograms=[(LabelSet(()), value)])
-    (decoded,) = _decode(encode_protobuf([family]))
+    (decoded,) = decode_families(encode_protobuf([family]))
     histogram = decoded.metric[0].histogram
     assert histogram.schema == -2
     assert histogram.zero_threshold == 0.001
@@ -498,7 +345,7 @@ def test_registry_round_trips_through_official_parser() -> None:
     its snapshot: names, help, type, sorted label pairs, values, bucket bounds and counts,
     sum and count, exemplars and created times. Empty families are skipped."""
     snapshot = _realistic_registry().collect()
-    decoded = _decode(encode_protobuf(snapshot))
+    decoded = decode_families(encode_protobuf(snapshot))
     written = [family for family in snapshot if family.samples or family.histograms]
     assert [f.name for f in snapshot if f not in written] == ["app_idle"]
     assert len(decoded) == len(written)
@@ -534,7 +381,7 @@ def test_registry_created_false_omits_created_timestamps() -> None:
     """``created=False`` leaves every created timestamp out and changes nothing else."""
     registry = _realistic_registry()
     snapshot = registry.collect()
-    decoded = _decode(encode_protobuf(snapshot, created=False))
+    decoded = decode_families(encode_protobuf(snapshot, created=False))
     written = [family for family in snapshot if family.samples or family.histograms]
     for got, want in zip(decoded, written, strict=True):
         _assert_family(got, want, created=False)
@@ -546,7 +393,7 @@ def test_gauge_and_untyped_values() -> None:
     values = [math.nan, math.inf, -math.inf, -0.0, -1.5e-300, 123456789.0]
     gauge = _one("g", MetricType.GAUGE, samples=[(LabelSet(()), v) for v in values])
     unknown = _one("u", MetricType.UNKNOWN, samples=[(LabelSet(()), v) for v in values])
-    got_gauge, got_unknown = _decode(encode_protobuf([gauge, unknown]))
+    got_gauge, got_unknown = decode_families(encode_protobuf([gauge, unknown]))
     assert got_gauge.type == 1 and got_unknown.type == 3
     for got, field in ((got_gauge, "gauge"), (got_unknown, "untyped")):
         decoded = [getattr(m, field).value for m in got.metric]
@@ -563,10 +410,10 @@ def test_summary_round_trips() -> None:
     family = _one(
         "rpc", MetricType.SUMMARY, labelnames=("svc",), summaries=[(LabelSet(("x",)), value)]
     )
-    (decoded,) = _decode(encode_protobuf([family]))
+    (decoded,) = decode_families(encode_protobuf([family]))
     _assert_family(decoded, family)
     assert decoded.type == 2
-    (dropped,) = _decode(encode_protobuf([family], created=False))
+    (dropped,) = decode_families(encode_protobuf([family], created=False))
     _assert_family(dropped, family, created=False)
 
 
@@ -575,7 +422,7 @@ def test_unit_written_only_when_given() -> None:
     family = _one("t_seconds", MetricType.GAUGE, unit="seconds", samples=[(LabelSet(()), 1.0)])
     body = encode_protobuf([family])
     assert body.endswith(b"\x2a\x07seconds")
-    (decoded,) = _decode(body)
+    (decoded,) = decode_families(body)
     assert decoded.unit == "seconds"
 
 
@@ -594,7 +441,7 @@ def test_many_series_use_multibyte_lengths() -> None:
     series = [(LabelSet((f"v{i}", "y" * (i % 300))), float(i)) for i in range(2000)]
     big = _one("big", MetricType.GAUGE, labelnames=("b", "a"), samples=series)
     small = _one("small", MetricType.COUNTER, samples=[(LabelSet(()), 2.0)])
-    got_big, got_small = _decode(encode_protobuf([big, small]))
+    got_big, got_small = decode_families(encode_protobuf([big, small]))
     _assert_family(got_big, big)
     _assert_family(got_small, small)
 
@@ -617,7 +464,7 @@ def test_counter_exemplars_and_created_round_trip() -> None:
         created=[1700000000.125, 0.0, -1.25],
         exemplars=[_EXEMPLAR, None, bare],
     )
-    (decoded,) = _decode(encode_protobuf([family]))
+    (decoded,) = decode_families(encode_protobuf([family]))
     _assert_family(decoded, family)
     counters = [m.counter for m in decoded.metric]
     assert [(c.created_timestamp.seconds, c.created_timestamp.nanos) for c in counters] == [
@@ -641,18 +488,18 @@ def test_counter_created_false_keeps_exemplars() -> None:
         created=[10.0],
         exemplars=[_EXEMPLAR],
     )
-    (decoded,) = _decode(encode_protobuf([family], created=False))
+    (decoded,) = decode_families(encode_protobuf([family], created=False))
     counter = decoded.metric[0].counter
     assert not counter.HasField("created_timestamp")
     _assert_exemplar(counter.exemplar, _EXEMPLAR)
-    (with_created,) = _decode(encode_protobuf([family]))
+    (with_created,) = decode_families(encode_protobuf([family]))
     assert with_created.metric[0].counter.created_timestamp.seconds == 10
 
 
 def test_counter_without_created_or_exemplars_writes_only_value() -> None:
     """A counter series with neither created time nor exemplar is just ``Counter.value``."""
     family = _one("c", MetricType.COUNTER, samples=[(LabelSet(()), 4.0)])
-    (decoded,) = _decode(encode_protobuf([family]))
+    (decoded,) = decode_families(encode_protobuf([family]))
     assert [f.name for f, _ in decoded.metric[0].counter.ListFields()] == ["value"]
 
 
@@ -679,7 +526,7 @@ def test_histogram_bucket_exemplars_and_inf_bucket() -> None:
         labelnames=("r",),
         histograms=[(LabelSet(("x",)), value), (LabelSet(("y",)), quiet)],
     )
-    (decoded,) = _decode(encode_protobuf([family]))
+    (decoded,) = decode_families(encode_protobuf([family]))
     _assert_family(decoded, family)
     buckets = decoded.metric[0].histogram.bucket
     assert [(b.upper_bound, b.cumulative_count) for b in buckets] == [
@@ -689,7 +536,7 @@ def test_histogram_bucket_exemplars_and_inf_bucket() -> None:
     ]
     assert buckets[2].exemplar.value == 99.0
     assert len(decoded.metric[1].histogram.bucket) == 2
-    (no_created,) = _decode(encode_protobuf([family], created=False))
+    (no_created,) = decode_families(encode_protobuf([family], created=False))
     _assert_family(no_created, family, created=False)
 
 
@@ -709,7 +556,7 @@ def test_timestamps_keep_sub_second_precision() -> None:
     ]
     for stamp, seconds, nanos in cases:
         family = _one("c", MetricType.COUNTER, samples=[(LabelSet(()), 1.0)], created=[stamp])
-        (decoded,) = _decode(encode_protobuf([family]))
+        (decoded,) = decode_families(encode_protobuf([family]))
         got = decoded.metric[0].counter.created_timestamp
         assert (got.seconds, got.nanos) == (seconds, nanos), stamp
 
@@ -747,7 +594,7 @@ def _dotted() -> list[MetricFamily]:
 def test_names_escaped_with_underscores_by_default() -> None:
     """By default names are escaped with ``underscores``: ``my.metric``/``a.b`` become
     ``my_metric``/``a_b``; label values are never escaped; pairs are sorted by written name."""
-    gauge, counter = _decode(encode_protobuf(_dotted()))
+    gauge, counter = decode_families(encode_protobuf(_dotted()))
     assert gauge.name == "my_metric"
     assert [(p.name, p.value) for p in gauge.metric[0].label] == [("a_b", "x.y"), ("code", "200")]
     assert counter.name == "http_requests_total"
@@ -755,12 +602,12 @@ def test_names_escaped_with_underscores_by_default() -> None:
 
 def test_allow_utf8_keeps_names_raw() -> None:
     """With ``allow-utf-8`` names are written raw (never quoted) as UTF-8."""
-    gauge, counter = _decode(encode_protobuf(_dotted(), escaping="allow-utf-8"))
+    gauge, counter = decode_families(encode_protobuf(_dotted(), escaping="allow-utf-8"))
     assert gauge.name == "my.metric"
     assert [(p.name, p.value) for p in gauge.metric[0].label] == [("a.b", "x.y"), ("code", "200")]
     assert counter.name == "http.requests_total"
     family = _one("花火", MetricType.GAUGE, labelnames=("é",), samples=[(LabelSet(("☃",)), 1.0)])
-    (decoded,) = _decode(encode_protobuf([family], escaping="allow-utf-8"))
+    (decoded,) = decode_families(encode_protobuf([family], escaping="allow-utf-8"))
     assert decoded.name == "花火"
     assert (decoded.metric[0].label[0].name, decoded.metric[0].label[0].value) == ("é", "☃")
 
@@ -769,14 +616,14 @@ def test_dots_and_values_schemes_escape_the_whole_counter_name() -> None:
     """Under ``dots`` and ``values`` the counter's full name, ``_total`` included, is escaped,
     as Go escapes the family it is given (UTF-03 vectors); legacy names stay as they are."""
     plain = _one("plain_metric", MetricType.GAUGE, samples=[(LabelSet(()), 1.0)])
-    dots = _decode(encode_protobuf([*_dotted(), plain], escaping="dots"))
+    dots = decode_families(encode_protobuf([*_dotted(), plain], escaping="dots"))
     assert [f.name for f in dots] == [
         "my_dot_metric",
         "http_dot_requests__total",
         "plain_metric",
     ]
     assert dots[0].metric[0].label[0].name == "a_dot_b"
-    values = _decode(encode_protobuf([*_dotted(), plain], escaping="values"))
+    values = decode_families(encode_protobuf([*_dotted(), plain], escaping="values"))
     assert [f.name for f in values] == [
         "U__my_2e_metric",
         "U__http_2e_requests__total",
@@ -792,7 +639,7 @@ def test_label_pairs_sorted_by_escaped_name() -> None:
         labelnames=("zeta", "b.x", "alpha"),
         samples=[(LabelSet(("1", "2", "3")), 1.0)],
     )
-    (decoded,) = _decode(encode_protobuf([family]))
+    (decoded,) = decode_families(encode_protobuf([family]))
     assert [(p.name, p.value) for p in decoded.metric[0].label] == [
         ("alpha", "3"),
         ("b_x", "2"),
@@ -809,7 +656,7 @@ def test_colliding_names_raise() -> None:
     ]
     with pytest.raises(ExpositionError):
         encode_protobuf(families)
-    assert len(_decode(encode_protobuf(families, escaping="allow-utf-8"))) == 2
+    assert len(decode_families(encode_protobuf(families, escaping="allow-utf-8"))) == 2
     labels = _one(
         "m", MetricType.GAUGE, labelnames=("a.b", "a_b"), samples=[(LabelSet(("1", "2")), 1.0)]
     )
@@ -844,4 +691,4 @@ def test_invalid_utf8_text_is_an_exposition_error() -> None:
 def test_families_accept_any_iterable() -> None:
     """``families`` may be a one-shot iterator; the collision check does not consume it."""
     body = encode_protobuf(iter(_dotted()))
-    assert [f.name for f in _decode(body)] == ["my_metric", "http_requests_total"]
+    assert [f.name for f in decode_families(body)] == ["my_metric", "http_requests_total"]

@@ -10,8 +10,6 @@ names alone; Prometheus then derives ``_bucket``/``_sum``/``_count`` by appendin
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from typing import Any
 
 import pytest
@@ -20,6 +18,8 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from metrics_proto import read_varint, split_delimited
+from promtool import check_metrics
 from tachikoma_metrics import ExpositionError, MetricsRegistry, negotiate
 from tachikoma_metrics.model import LabelSet, MetricFamily, MetricType, SummaryValue
 
@@ -304,15 +304,7 @@ def test_promtool_accepts_escaped_output(scheme: str) -> None:
     validation) accepts the text body, histogram included, with no lint problem."""
     registry = _utf8_registry()
     registry.histogram("rpc.latency.seconds", "RPC latency.", buckets=(0.5,)).observe(0.25)
-    promtool = shutil.which("promtool")
-    assert promtool is not None, "promtool is required"
-    result = subprocess.run(
-        [promtool, "check", "metrics"],
-        input=registry.export_prometheus(escaping=scheme).encode(),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    result = check_metrics(registry.export_prometheus(escaping=scheme).encode())
     assert result.returncode == 0, result.stderr.decode()
 
 
@@ -533,31 +525,20 @@ def test_text_parser_reads_escaped_names() -> None:
 # -- a minimal protobuf wire reader (names and types only) ---------------------------------------
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
 def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
     out: list[tuple[int, int | bytes]] = []
     pos = 0
     while pos < len(data):
-        key, pos = _varint(data, pos)
+        key, pos = read_varint(data, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _varint(data, pos)
+            value, pos = read_varint(data, pos)
             out.append((number, value))
         elif wire == 1:
             out.append((number, data[pos : pos + 8]))
             pos += 8
         elif wire == 2:
-            size, pos = _varint(data, pos)
+            size, pos = read_varint(data, pos)
             out.append((number, data[pos : pos + size]))
             pos += size
         else:
@@ -568,11 +549,7 @@ def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
 def _protobuf_families(body: bytes) -> list[dict[str, Any]]:
     """Family name, type and each metric's label names, read from a delimited body."""
     families = []
-    pos = 0
-    while pos < len(body):
-        size, pos = _varint(body, pos)
-        message = body[pos : pos + size]
-        pos += size
+    for message in split_delimited(body):
         family: dict[str, Any] = {"name": None, "type": None, "labels": []}
         for number, value in _fields(message):
             if number == 1:

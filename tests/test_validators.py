@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from promtool import check_metrics
 from tachikoma_metrics import MetricsRegistry
 
 INF = math.inf
@@ -72,22 +70,6 @@ def _rich_registry() -> MetricsRegistry:
     return reg
 
 
-def _promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail(
-            "promtool is not installed: run the set-up script `bash scripts/test.sh`, which"
-            " installs the Debian package 'prometheus' that provides promtool"
-        )
-    return path
-
-
-def _check_metrics(body: bytes) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [_promtool(), "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
-    )
-
-
 def _parse(text: str) -> dict[str, object]:
     return {family.name: family for family in text_string_to_metric_families(text)}
 
@@ -106,7 +88,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_promtool_accepts_rich_exposition() -> None:
     """``promtool check metrics`` accepts the exposition with no error and no lint warning."""
     body = _rich_registry().export_prometheus().encode("utf-8")
-    result = _check_metrics(body)
+    result = check_metrics(body)
     output = (result.stdout + result.stderr).decode("utf-8", "replace")
     assert result.returncode == 0, output
     assert output == ""
@@ -115,7 +97,7 @@ def test_promtool_accepts_rich_exposition() -> None:
 def test_promtool_actually_rejects_bad_input() -> None:
     """Control: the same promtool run fails on a body with a bad escape, so it really checks."""
     body = b'# HELP g G.\n# TYPE g gauge\ng{p="tab\\there"} 1\n'
-    result = _check_metrics(body)
+    result = check_metrics(body)
     assert result.returncode != 0
 
 
@@ -236,7 +218,7 @@ def test_promtool_accepts_generated_labels_and_values(series: dict[str, float]) 
     gauge = reg.gauge("gen_values", "Generated.", labelnames=("v",))
     for label, value in series.items():
         gauge.labels(label).set(value)
-    result = _check_metrics(reg.export_prometheus().encode("utf-8"))
+    result = check_metrics(reg.export_prometheus().encode("utf-8"))
     output = (result.stdout + result.stderr).decode("utf-8", "replace")
     assert result.returncode == 0, output
     assert output == ""

@@ -13,14 +13,11 @@ import asyncio
 import contextlib
 import gc
 import gzip
-import http.client
 import itertools
-import logging
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 from wsgiref.util import shift_path_info
@@ -28,29 +25,29 @@ from wsgiref.validate import validator
 
 import pytest
 import uvicorn  # a test dependency (pyproject's "test" extra): missing it is an error
-from prometheus_client.openmetrics.parser import (
-    text_string_to_metric_families as openmetrics_families,
-)
 from prometheus_client.parser import text_string_to_metric_families
 
 import tachikoma_metrics
+from scrape_client import (
+    ACCEPT_OM,
+    ACCEPT_PROTOBUF,
+    OM_001,
+    OM_100,
+    PROTOBUF,
+    TEXT_004,
+    TIMEOUT,
+    Samples,
+    escape_guard,
+    fetch,
+    raw_exchange,
+    read_samples,
+    split_response,
+    threads_started_since,
+)
 from tachikoma_metrics import MetricsRegistry, make_asgi_app, make_wsgi_app
-from tachikoma_metrics.exposition.protobuf import CONTENT_TYPE as PROTOBUF_BASE
 from tachikoma_metrics.transport import MetricsEndpoint
 
-TIMEOUT = 10.0  # any single network operation or start-up; never reached when tests pass
-
-TEXT_004 = "text/plain; version=0.0.4; charset=utf-8"
-OM_100 = "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"
-OM_001 = "application/openmetrics-text; version=0.0.1; charset=utf-8"
-PROTOBUF = PROTOBUF_BASE + "; escaping=underscores"
-ACCEPT_OM = "application/openmetrics-text; version=1.0.0"
-ACCEPT_PROTOBUF = (
-    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
-)
 METRIC_NAMES = ("web_requests", "web_queue", "web_latency", "web_filler")
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 # -- guards -------------------------------------------------------------------------------------
@@ -62,26 +59,8 @@ def nothing_escapes(
 ) -> Iterator[None]:
     """Fail the test if a thread raised, stderr got output (wsgiref prints application
     errors there) or anything (uvicorn included) logged a warning or an error."""
-    seen: list[threading.ExceptHookArgs] = []
-    previous_hook = threading.excepthook
-    threading.excepthook = seen.append
-    try:
+    with escape_guard(capfd, caplog):
         yield
-    finally:
-        threading.excepthook = previous_hook
-    assert not seen, [f"{args.exc_type.__name__}: {args.exc_value}" for args in seen]
-    assert capfd.readouterr().err == ""
-    loud = [r for r in caplog.get_records("call") if r.levelno >= logging.WARNING]
-    assert not loud, [r.getMessage() for r in loud]
-
-
-def _threads_started_since(before: set[threading.Thread]) -> list[str]:
-    deadline = time.monotonic() + 2.0
-    while True:
-        extra = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not extra or time.monotonic() > deadline:
-            return extra
-        time.sleep(0.01)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -104,7 +83,7 @@ def wsgi_server(app: Callable[..., Any]) -> Iterator[int]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(TIMEOUT)
-    assert _threads_started_since(before) == []
+    assert [t.name for t in threads_started_since(before)] == []
 
 
 @contextlib.contextmanager
@@ -137,7 +116,7 @@ def uvicorn_server(app: Callable[..., Any], **options: Any) -> Iterator[int]:
         thread.join(TIMEOUT)
         sock.close()
     assert not thread.is_alive(), "uvicorn did not stop in time"
-    assert _threads_started_since(before) == []
+    assert [t.name for t in threads_started_since(before)] == []
 
 
 # -- the registry -------------------------------------------------------------------------------
@@ -172,19 +151,6 @@ EXPECTED: Samples = {
 }
 
 
-def _samples(text: str, *, openmetrics: bool = False) -> Samples:
-    parse = openmetrics_families if openmetrics else text_string_to_metric_families
-    found: Samples = {}
-    for family in parse(text):
-        for sample in family.samples:
-            if sample.name.endswith("_created"):
-                continue
-            key = (sample.name, tuple(sorted(sample.labels.items())))
-            assert key not in found, f"duplicate series {key}"
-            found[key] = sample.value
-    return found
-
-
 @pytest.fixture(scope="module")
 def recorded() -> MetricsRegistry:
     """Known values; shared by the module, never changed."""
@@ -194,49 +160,11 @@ def recorded() -> MetricsRegistry:
 # -- client -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name)
-
-
-def fetch(
-    port: int,
-    target: str = "/metrics",
-    *,
-    method: str = "GET",
-    headers: dict[str, str] | None = None,
-    body: bytes | None = None,
-) -> Reply:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-    try:
-        conn.request(method, target, body=body, headers=headers or {})
-        response = conn.getresponse()
-        data = response.read()
-        return Reply(response.status, response.headers, data)
-    finally:
-        conn.close()
-
-
 def raw_head(port: int, target: str) -> tuple[int, dict[str, str], bytes]:
     """A HEAD request on a raw socket: status, headers, and whatever bytes followed them."""
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
-        sock.sendall(f"HEAD {target} HTTP/1.0\r\nHost: test\r\n\r\n".encode())
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    head, sep, rest = b"".join(chunks).partition(b"\r\n\r\n")
-    assert sep
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, rest
+    return split_response(
+        raw_exchange(port, f"HEAD {target} HTTP/1.0\r\nHost: test\r\n\r\n".encode())
+    )
 
 
 # -- the same behaviour under both servers ------------------------------------------------------
@@ -274,7 +202,7 @@ def test_get_serves_recorded_values(port: int, recorded: MetricsRegistry) -> Non
     assert reply.status == 200
     assert reply.header("Content-Type") == TEXT_004
     assert reply.header("Content-Length") == str(len(reply.body))
-    assert _samples(reply.body.decode()) == EXPECTED
+    assert read_samples(reply.body.decode()) == EXPECTED
     assert reply.body == recorded.export_prometheus().encode()
 
 
@@ -299,7 +227,7 @@ def test_negotiation(port: int, recorded: MetricsRegistry, accept: str, content_
     if content_type == PROTOBUF:
         assert reply.body == recorded.export_protobuf()
     else:
-        assert _samples(reply.body.decode(), openmetrics=content_type != TEXT_004) == EXPECTED
+        assert read_samples(reply.body.decode(), openmetrics=content_type != TEXT_004) == EXPECTED
 
 
 @pytest.mark.parametrize("accept", ["", ACCEPT_OM, ACCEPT_PROTOBUF])
@@ -387,7 +315,7 @@ def test_wsgi_app_serves_the_global_registry(fresh_facade: None) -> None:
         assert fetch(bound).body == b""
         tachikoma_metrics.init()
         tachikoma_metrics.gauge("facade_level", "Level.").set(3)
-        assert _samples(fetch(bound).body.decode()) == {("facade_level", ()): 3.0}
+        assert read_samples(fetch(bound).body.decode()) == {("facade_level", ()): 3.0}
 
 
 # -- ASGI only ----------------------------------------------------------------------------------
