@@ -44,6 +44,7 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         unit: str = "",
         utf8_names: bool = False,
     ) -> None:
+        self._init_series()
         self._name = self._family_name(check_metric_name(name, utf8_names))
         if not isinstance(help, str):
             raise TypeError(f"help for {name!r} must be a str, got {help!r}")
@@ -64,6 +65,10 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         self.rendered_labels = ""
         if self._labelnames:
             self._owner = REFUSED
+
+    def _init_series(self) -> None:
+        """Set up the family's own value cell (used as its series when it has no labels)."""
+        raise NotImplementedError
 
     # -- definition ---------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import ClassVar
 
 from ..model import MetricFamily, MetricType
@@ -40,17 +39,8 @@ class Counter(Family[CounterChild], CounterCell):
     TYPE: ClassVar[MetricType] = MetricType.COUNTER
     CHILD: ClassVar[type[CounterChild]] = CounterChild
 
-    def __init__(
-        self,
-        name: str,
-        help: str = "",
-        *,
-        labelnames: Iterable[str] = (),
-        unit: str = "",
-        utf8_names: bool = False,
-    ) -> None:
+    def _init_series(self) -> None:
         self._init_cell()
-        Family.__init__(self, name, help, labelnames=labelnames, unit=unit, utf8_names=utf8_names)
 
     def get(self) -> float:
         """The value of an unlabelled counter."""

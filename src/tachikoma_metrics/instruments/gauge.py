@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from typing import ClassVar
 
 from ..model import MetricFamily, MetricType
@@ -60,17 +59,8 @@ class Gauge(Family[GaugeChild], _GaugeHelpers):
     TYPE: ClassVar[MetricType] = MetricType.GAUGE
     CHILD: ClassVar[type[GaugeChild]] = GaugeChild
 
-    def __init__(
-        self,
-        name: str,
-        help: str = "",
-        *,
-        labelnames: Iterable[str] = (),
-        unit: str = "",
-        utf8_names: bool = False,
-    ) -> None:
+    def _init_series(self) -> None:
         self._init_cell()
-        Family.__init__(self, name, help, labelnames=labelnames, unit=unit, utf8_names=utf8_names)
 
     def get(self) -> float:
         """The value of an unlabelled gauge."""

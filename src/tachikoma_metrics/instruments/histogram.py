@@ -152,10 +152,11 @@ class Histogram(Family[HistogramChild], _HistogramHelpers):
         utf8_names: bool = False,
     ) -> None:
         self._bounds_given = check_buckets(buckets)
-        bounds = slot_bounds(self._bounds_given)
-        self._init_cell(bounds)
         self._child_class = _child_class_for(self._bounds_given)
         Family.__init__(self, name, help, labelnames=labelnames, unit=unit, utf8_names=utf8_names)
+
+    def _init_series(self) -> None:
+        self._init_cell(slot_bounds(self._bounds_given))
 
     def get(self) -> HistogramValue:
         """The snapshot of an unlabelled histogram."""
