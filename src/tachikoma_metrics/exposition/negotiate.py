@@ -14,9 +14,12 @@ from dataclasses import dataclass
 
 from ..model import MetricFamily
 from ._escaping import ALLOW_UTF8, SCHEMES, UNDERSCORES
+from .openmetrics import CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE
 from .openmetrics import encode_openmetrics
 from .protobuf import CONTENT_TYPE as PROTOBUF_CONTENT_TYPE
 from .protobuf import encode_protobuf
+from .text import CONTENT_TYPE as TEXT_CONTENT_TYPE
+from .text import CONTENT_TYPE_1_0_0 as TEXT_CONTENT_TYPE_1_0_0
 from .text import encode_text
 
 TEXT_0_0_4 = "text-0.0.4"
@@ -119,13 +122,13 @@ def _match(media: str, params: dict[str, str]) -> str | None:
 
 def _content_type(chosen: str, escaping: str) -> str:
     if chosen == TEXT_0_0_4:
-        return "text/plain; version=0.0.4; charset=utf-8"
+        return TEXT_CONTENT_TYPE
     if chosen == TEXT_1_0_0:
-        return f"text/plain; version=1.0.0; charset=utf-8; escaping={escaping}"
+        return f"{TEXT_CONTENT_TYPE_1_0_0}; escaping={escaping}"
     if chosen == OPENMETRICS_0_0_1:
-        return "application/openmetrics-text; version=0.0.1; charset=utf-8"
+        return OPENMETRICS_CONTENT_TYPE.replace("version=1.0.0", "version=0.0.1")
     if chosen == OPENMETRICS_1_0_0:
-        return f"application/openmetrics-text; version=1.0.0; charset=utf-8; escaping={escaping}"
+        return f"{OPENMETRICS_CONTENT_TYPE}; escaping={escaping}"
     return f"{PROTOBUF_CONTENT_TYPE}; escaping={escaping}"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
@@ -100,9 +100,3 @@ class MetricsEndpoint:
             headers.append(("Content-Encoding", "gzip"))
         headers.append(("Content-Length", str(len(body))))
         return Response(200, "OK", headers, body)
-
-
-def header_lookup(headers: Mapping[str, str]) -> Callable[[str], str | None]:
-    """A case-insensitive ``header(name)`` over a mapping of request headers."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    return lambda name: lowered.get(name.lower())

@@ -119,7 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.do_handshake()
 
     def __getattr__(self, name: str) -> Any:
-        # Any method (TRACE, CONNECT, custom ones) reaches the endpoint, which answers 405.
+        # Every method (GET, HEAD, and POST, TRACE or custom ones, which get 405) reaches
+        # the endpoint: the base class looks up do_<METHOD>.
         if name.startswith("do_"):
             return self._answer
         raise AttributeError(name)
@@ -167,8 +168,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError, TimeoutError, ssl.SSLError):
             logger.debug("client went away before the response was sent")
-
-    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _answer
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s - %s", self.address_string(), format % args)
