@@ -66,6 +66,13 @@ def line_head(name: str, quoted: bool, pairs: str) -> str:
     return name + ("{" + pairs + "} " if pairs else " ")
 
 
+def le_head(name: str, quoted: bool, pairs: str) -> str:
+    """A bucket line up to its ``le`` value: ``name{pairs,le="`` (or quoted, or no pairs)."""
+    if quoted:
+        return "{" + quote(name) + ("," + pairs if pairs else "") + ',le="'
+    return f'{name}{{{pairs},le="' if pairs else f'{name}{{le="'
+
+
 def shown_name(name: str, quoted: bool) -> str:
     """The name as metadata lines (HELP, TYPE, UNIT) write it."""
     return quote(name) if quoted else name

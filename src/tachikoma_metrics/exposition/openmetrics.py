@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable
 from itertools import repeat
 
 from ..model import Exemplar, MetricFamily, MetricType, SeriesLabels
-from ._escaping import UNDERSCORES, check_collisions, quote, written_metric_name
+from ._escaping import UNDERSCORES, check_collisions, written_metric_name
 from ._floats import OM_CACHE, format_openmetrics
-from ._labels import escape_label_value, label_renderer, line_head, shown_name
+from ._labels import escape_label_value, label_renderer, le_head, line_head, shown_name
 
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
@@ -141,22 +141,14 @@ def _histogram_lines(
     created: bool,
     add: Callable[[str], None],
 ) -> None:
-    le_text: dict[float, str] = {}
     bucket, total, count, made = (name + s for s in ("_bucket", "_sum", "_count", "_created"))
     for labels, value in family.histograms:
         pairs = render(labels)
-        if quoted:
-            bucket_head = "{" + quote(bucket) + ("," + pairs if pairs else "") + ',le="'
-        elif pairs:
-            bucket_head = f'{bucket}{{{pairs},le="'
-        else:
-            bucket_head = f'{bucket}{{le="'
+        bucket_head = le_head(bucket, quoted, pairs)
         exemplars: Iterable[Exemplar | None] = value.exemplars or repeat(None)
         negative_bound = False
         for (bound, cumulative), exemplar in zip(value.buckets, exemplars, strict=False):
-            le = le_text.get(bound)
-            if le is None:
-                le = le_text[bound] = format_openmetrics(bound)
+            le = format_openmetrics(bound)  # memoised
             negative_bound = negative_bound or bound < 0
             suffix = format_exemplar(exemplar) if exemplar is not None else ""
             add(f'{bucket_head}{le}"}} {cumulative}{suffix}\n')

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from ..model import MetricFamily, MetricType, SeriesLabels
-from ._escaping import UNDERSCORES, check_collisions, quote, written_metric_name
+from ._escaping import UNDERSCORES, check_collisions, written_metric_name
 from ._floats import _CACHE, format_go, format_openmetrics
-from ._labels import label_renderer, line_head, shown_name
+from ._labels import label_renderer, le_head, line_head, shown_name
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CONTENT_TYPE_1_0_0 = "text/plain; version=1.0.0; charset=utf-8"
@@ -82,20 +82,12 @@ def _histogram_lines(
     render: Callable[[SeriesLabels], str],
     add: Callable[[str], None],
 ) -> None:
-    le_text: dict[float, str] = {}
     bucket, total, count = name + "_bucket", name + "_sum", name + "_count"
     for labels, value in family.histograms:
         pairs = render(labels)
-        if quoted:
-            bucket_head = "{" + quote(bucket) + ("," + pairs if pairs else "") + ',le="'
-        elif pairs:
-            bucket_head = f'{bucket}{{{pairs},le="'
-        else:
-            bucket_head = f'{bucket}{{le="'
+        bucket_head = le_head(bucket, quoted, pairs)
         for bound, cumulative in value.buckets:
-            le = le_text.get(bound)
-            if le is None:
-                le = le_text[bound] = format_openmetrics(bound)
+            le = format_openmetrics(bound)  # memoised
             add(f'{bucket_head}{le}"}} {cumulative}\n')
         add(
             f"{line_head(total, quoted, pairs)}{format_go(value.sum)}\n"

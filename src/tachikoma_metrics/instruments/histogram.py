@@ -6,7 +6,7 @@ import math
 import threading
 from collections.abc import Iterable
 from itertools import accumulate, islice, pairwise
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..model import HistogramValue, MetricFamily, MetricType
 from ..values import HistogramCell, as_float, compile_observe, slot_bounds
@@ -123,14 +123,7 @@ class Histogram(Family[HistogramChild], _HistogramHelpers):
     RESERVED_LABELS: ClassVar[tuple[str, ...]] = ("le",)
 
     def __new__(
-        cls,
-        name: str,
-        help: str = "",
-        *,
-        labelnames: Iterable[str] = (),
-        unit: str = "",
-        buckets: Iterable[float] = DEFAULT_BUCKETS,
-        utf8_names: bool = False,
+        cls, *args: Any, buckets: Iterable[float] = DEFAULT_BUCKETS, **kwargs: Any
     ) -> Histogram:
         bounds = check_buckets(buckets)
         with _COMPILED_LOCK:
