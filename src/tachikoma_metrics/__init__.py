@@ -4,6 +4,7 @@ Public API, re-exported from the modules that define it.
 """
 
 from . import names
+from ._version import __version__
 from ._global import (
     counter,
     export_openmetrics,

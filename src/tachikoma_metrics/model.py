@@ -30,22 +30,25 @@ class SeriesLabels:
     ``rendered_labels`` is a memo owned by the text encoders (label pairs, escaped, sorted
     by name, without braces): filled on first use, it never alters what is encoded.
     Instrument children are ``SeriesLabels`` themselves, so a series costs no extra object;
-    ``LabelSet`` is the plain kind, for snapshots built by hand.
+    ``LabelSet`` is the plain kind, for snapshots built by hand. ``encoded_labels`` is the
+    same kind of memo for the protobuf encoder (the encoded ``Metric.label`` fields).
     """
 
     __slots__ = ()
     label_values: tuple[str, ...]
     rendered_labels: str | None
+    encoded_labels: bytes | None
 
 
 class LabelSet(SeriesLabels):
     """A plain ``SeriesLabels``."""
 
-    __slots__ = ("label_values", "rendered_labels")
+    __slots__ = ("encoded_labels", "label_values", "rendered_labels")
 
     def __init__(self, values: tuple[str, ...]) -> None:
         self.label_values = values
         self.rendered_labels = None
+        self.encoded_labels = None
 
     def __repr__(self) -> str:
         return f"LabelSet({self.label_values!r})"

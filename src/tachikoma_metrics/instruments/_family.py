@@ -63,6 +63,7 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         # As a series (unlabelled families only): no labels, rendered as nothing.
         self.label_values = ()
         self.rendered_labels = ""
+        self.encoded_labels = b""
         if self._labelnames:
             self._owner = REFUSED
 

@@ -18,6 +18,7 @@ class CounterChild(CounterCell, Child):
         "_others",
         "_owner",
         "_value",
+        "encoded_labels",
         "label_values",
         "rendered_labels",
     )
@@ -26,6 +27,7 @@ class CounterChild(CounterCell, Child):
         self._init_cell()
         self.label_values = labels
         self.rendered_labels: str | None = None
+        self.encoded_labels: bytes | None = None
 
 
 class Counter(Family[CounterChild], CounterCell):

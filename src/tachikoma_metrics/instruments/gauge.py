@@ -42,12 +42,13 @@ class _GaugeHelpers(GaugeCell):
 class GaugeChild(_GaugeHelpers, Child):
     """One gauge series: ``inc``, ``dec``, ``set``, ``get`` and the timing helpers."""
 
-    __slots__ = ("_lock", "_owner", "_value", "label_values", "rendered_labels")
+    __slots__ = ("_lock", "_owner", "_value", "encoded_labels", "label_values", "rendered_labels")
 
     def __init__(self, labels: tuple[str, ...]) -> None:
         self._init_cell()
         self.label_values = labels
         self.rendered_labels: str | None = None
+        self.encoded_labels: bytes | None = None
 
 
 class Gauge(Family[GaugeChild], _GaugeHelpers):

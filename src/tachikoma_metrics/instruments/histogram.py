@@ -84,6 +84,7 @@ class HistogramChild(_HistogramHelpers, Child):
         "_exemplars",
         "_others",
         "_owner",
+        "encoded_labels",
         "label_values",
         "rendered_labels",
     )
@@ -93,6 +94,7 @@ class HistogramChild(_HistogramHelpers, Child):
         self._init_cell(bounds)
         self.label_values = labels
         self.rendered_labels: str | None = None
+        self.encoded_labels: bytes | None = None
 
 
 _COMPILED_LOCK = threading.Lock()
