@@ -4,7 +4,6 @@ Public API, re-exported from the modules that define it.
 """
 
 from . import names
-from ._version import __version__
 from ._global import (
     counter,
     export_openmetrics,
@@ -14,6 +13,7 @@ from ._global import (
     histogram,
     init,
 )
+from ._version import __version__ as __version__
 from .exposition._escaping import ExpositionError
 from .exposition.negotiate import Negotiation, negotiate
 from .instruments import (
