@@ -1,7 +1,8 @@
 """tachikoma_metrics vs prometheus_client, side by side in one process.
 
 Prints a markdown table of medians and ratios, each row against its target from issue 2
-("Performance"). Run from the repository root::
+("Performance") or, for the gauge and paused-facade rows, issue 7. Run from the repository
+root::
 
     python bench/bench_core.py            # full run (about a minute or two)
     python bench/bench_core.py --quick    # smoke run, fewer repetitions
@@ -13,6 +14,11 @@ Method:
   overhead included on both sides), garbage collection disabled during the loop, repeated
   R times with the two libraries interleaved (ours, pc, ours, pc, ...) after one untimed
   warm-up each. Reported: median ns/op per library and the ratio of medians pc/ours.
+  Gauges (``inc()``, ``dec()``, ``set(v)``, a cached child's ``set(v)``) are hot operations.
+* Paused facade instruments: the same interleaved method, but both sides are ours: a
+  paused instrument (the facade's state before ``init()``, built on a private registry so
+  that it does not depend on global state; see ``_paused``) against the same call on a
+  live one. Reported in a second table, ratio of medians paused/live, lower is better.
 * Exports, measured live: before every timed export, 100 random existing series change and
   one new series appears (outside the timed region, identically for both libraries).
   Timed: ``MetricsRegistry.export_prometheus().encode()`` (bytes, as a scrape handler
@@ -43,7 +49,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from itertools import islice, repeat
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import prometheus_client as pc
 from prometheus_client import CollectorRegistry, generate_latest
@@ -55,6 +61,8 @@ perf_counter_ns = time.perf_counter_ns
 
 LABELS = ("a", "b")
 SEED = 20240611
+
+FamilyT = TypeVar("FamilyT")
 
 
 @dataclass
@@ -236,6 +244,210 @@ def bench_hot(n: int, reps: int) -> list[Row]:
         s.value for s in h_pc.collect()[0].samples if s.name == "hot_hist_count"
     ):
         print("WARNING: histogram counts differ between libraries", file=sys.stderr)
+    return rows
+
+
+# -- gauges (issue 7) -------------------------------------------------------------------------
+
+GAUGE_VALUES = (0.25, 1.5, -3.0, 42.0, 1e-3, 7.75, -0.5)
+
+
+def gauge_values(count: int) -> list[float]:
+    """``count`` plain floats cycling through ``GAUGE_VALUES``, for the ``set(v)`` rows."""
+    return list(islice(_cycle(list(GAUGE_VALUES)), count))
+
+
+def _loop_dec(metric: Any, n: int) -> Callable[[], None]:
+    def run() -> None:
+        m = metric
+        for _ in repeat(None, n):
+            m.dec()
+
+    return run
+
+
+def _loop_set(metric: Any, values: Sequence[float]) -> Callable[[], None]:
+    def run() -> None:
+        m = metric
+        for v in values:
+            m.set(v)
+
+    return run
+
+
+def _pc_value(metric: Any) -> float:
+    """The one sample of a ``prometheus_client`` gauge series, read the public way."""
+    return float(metric.collect()[0].samples[0].value)
+
+
+def bench_gauges(n: int, reps: int) -> list[Row]:
+    """Gauge ``inc()``, ``dec()``, ``set(v)`` and a cached child's ``set(v)`` against pc."""
+    ours_reg = tm.MetricsRegistry()
+    pc_reg = CollectorRegistry()
+    values = gauge_values(n)
+    rows = []
+    expected: dict[str, float] = {}
+    pairs: dict[str, tuple[Any, Any]] = {}
+
+    for key, title, method, expect in (
+        ("gauge_inc", "unlabelled `Gauge.inc()`", _loop_inc, float(n * (reps + 1))),
+        ("gauge_dec", "unlabelled `Gauge.dec()`", _loop_dec, -float(n * (reps + 1))),
+    ):
+        g_ours = ours_reg.gauge(f"hot_{key}", "gauge")
+        g_pc = pc.Gauge(f"hot_{key}", "gauge", registry=pc_reg)
+        rows.append(_hot_row(key, title, 3.0, method(g_ours, n), method(g_pc, n), n, reps))
+        expected[key], pairs[key] = expect, (g_ours, g_pc)
+
+    g_ours = ours_reg.gauge("hot_gauge_set", "gauge")
+    g_pc = pc.Gauge("hot_gauge_set", "gauge", registry=pc_reg)
+    rows.append(
+        _hot_row(
+            "gauge_set",
+            f"unlabelled `Gauge.set(v)`, v cycling through {len(GAUGE_VALUES)} floats",
+            3.0,
+            _loop_set(g_ours, values),
+            _loop_set(g_pc, values),
+            n,
+            reps,
+        )
+    )
+    expected["gauge_set"], pairs["gauge_set"] = values[-1], (g_ours, g_pc)
+
+    fam_ours = ours_reg.gauge("hot_gauge_labelled", "gauge", labelnames=LABELS)
+    fam_pc = pc.Gauge("hot_gauge_labelled", "gauge", LABELS, registry=pc_reg)
+    child_ours, child_pc = fam_ours.labels("a", "b"), fam_pc.labels("a", "b")
+    rows.append(
+        _hot_row(
+            "gauge_child_set",
+            'cached gauge child `.set(v)` (`child = family.labels("a", "b")`)',
+            3.0,
+            _loop_set(child_ours, values),
+            _loop_set(child_pc, values),
+            n,
+            reps,
+        )
+    )
+    expected["gauge_child_set"], pairs["gauge_child_set"] = values[-1], (child_ours, child_pc)
+
+    # Both libraries must end where the calls say they should: same work on both sides.
+    for key, (ours, theirs) in pairs.items():
+        got = (ours.get(), _pc_value(theirs))
+        if got != (expected[key], expected[key]):
+            print(
+                f"WARNING: {key}: expected {expected[key]}, got (ours, pc) {got}", file=sys.stderr
+            )
+    return rows
+
+
+# -- paused facade instruments vs live ones (issue 7) ------------------------------------------
+
+PAUSED_KEYS = ("paused_counter_inc", "paused_histogram_observe", "paused_labels_inc")
+
+
+def _paused(family: FamilyT) -> tuple[FamilyT, Callable[[], None]]:
+    """Put ``family`` in the state a facade instrument is in before ``init()``; return it
+    with the function that brings it alive, as ``init()`` does.
+
+    The ONLY use of private API in this script. It mirrors ``_global.py``: the facade
+    pauses each family it hands out before ``init()`` (``family._suspend()`` today) and
+    ``init()`` resumes them (``family._resume()``). Doing it on a family of a private
+    registry keeps the bench independent of the process-global facade (``init()`` is
+    one-way), so the paused rows measure the same thing in any order. If the facade's
+    mechanism is renamed or changed, adapt this function and nothing else.
+    """
+    family._suspend()
+    return family, family._resume
+
+
+def _paused_row(
+    key: str,
+    title: str,
+    target: float,
+    paused: Callable[[], None],
+    live: Callable[[], None],
+    n: int,
+    reps: int,
+) -> Row:
+    """A hot-op row of a paused instrument against the same call on a live one: ``ours`` is
+    the paused time, ``pc`` the live time (both ours), ratio paused/live, lower is better."""
+    t_paused, t_live = _interleaved(paused, live, reps)
+    ns_paused = [t / n for t in t_paused]
+    ns_live = [t / n for t in t_live]
+    m_paused, m_live = statistics.median(ns_paused), statistics.median(ns_live)
+    return Row(
+        key, title, "ns/op", m_paused, m_live, m_paused / m_live, target, False, ns_paused, ns_live
+    )
+
+
+def bench_paused(n: int, reps: int) -> list[Row]:
+    """Paused ``inc()``, ``observe(v)`` and ``labels("a", "b").inc()`` against live ones."""
+    paused_reg = tm.MetricsRegistry()
+    live_reg = tm.MetricsRegistry()
+    values = histogram_values(n)
+    rows = []
+
+    c_paused, wake_c = _paused(paused_reg.counter("paused_plain_total", "paused counter"))
+    c_live = live_reg.counter("paused_plain_total", "live counter")
+    rows.append(
+        _paused_row(
+            PAUSED_KEYS[0],
+            "paused facade `Counter.inc()` vs live",
+            0.8,
+            _loop_inc(c_paused, n),
+            _loop_inc(c_live, n),
+            n,
+            reps,
+        )
+    )
+
+    h_paused, wake_h = _paused(paused_reg.histogram("paused_hist", "paused histogram"))
+    h_live = live_reg.histogram("paused_hist", "live histogram")
+    rows.append(
+        _paused_row(
+            PAUSED_KEYS[1],
+            "paused facade `Histogram.observe(v)`, default buckets, vs live",
+            0.8,
+            _loop_observe(h_paused, values),
+            _loop_observe(h_live, values),
+            n,
+            reps,
+        )
+    )
+
+    fam_paused, wake_f = _paused(
+        paused_reg.counter("paused_labelled_total", "paused family", labelnames=LABELS)
+    )
+    fam_live = live_reg.counter("paused_labelled_total", "live family", labelnames=LABELS)
+    rows.append(
+        _paused_row(
+            PAUSED_KEYS[2],
+            'paused facade `family.labels("a", "b").inc()` vs live',
+            0.8,
+            _loop_labels_inc(fam_paused, n),
+            _loop_labels_inc(fam_live, n),
+            n,
+            reps,
+        )
+    )
+
+    # The paused side must really have been paused (recorded nothing) and the live side
+    # live; and the paused handles must come alive when woken, as they do at init().
+    calls = n * (reps + 1)
+    child_paused = fam_paused.labels("a", "b")
+    recorded = {
+        "paused": (c_paused.get(), h_paused.get().count, child_paused.get()),
+        "live": (c_live.get(), h_live.get().count, fam_live.labels("a", "b").get()),
+    }
+    if recorded["paused"] != (0, 0, 0) or recorded["live"] != (calls, calls, calls):
+        print(f"WARNING: paused rows: unexpected totals {recorded}", file=sys.stderr)
+    for wake in (wake_c, wake_h, wake_f):
+        wake()
+    c_paused.inc()
+    h_paused.observe(0.5)
+    child_paused.inc()
+    awake = (c_paused.get(), h_paused.get().count, child_paused.get())
+    if awake != (1, 1, 1):
+        print(f"WARNING: paused handles did not come alive: {awake}", file=sys.stderr)
     return rows
 
 
@@ -473,16 +685,23 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:,.0f} B/child"
 
 
-def table(rows: list[Row]) -> str:
+def table(
+    rows: list[Row],
+    first: int = 1,
+    columns: tuple[str, str] = ("tachikoma_metrics", "prometheus_client"),
+    lower_ratio: str = "ours/pc",
+) -> str:
+    """Rows numbered from ``first``; ``columns`` name the two time columns and
+    ``lower_ratio`` the ratio of lower-is-better rows."""
     out = [
-        "| # | benchmark | tachikoma_metrics | prometheus_client | ratio | target | result |",
+        f"| # | benchmark | {columns[0]} | {columns[1]} | ratio | target | result |",
         "|---|---|---:|---:|---:|---:|:---:|",
     ]
-    for i, r in enumerate(rows, 1):
+    for i, r in enumerate(rows, first):
         if r.higher_is_better:
             ratio, target = f"{r.ratio:.2f}x faster", f">= {r.target:g}x"
         else:
-            ratio, target = f"{r.ratio:.3f} (ours/pc)", f"<= {r.target:g}"
+            ratio, target = f"{r.ratio:.3f} ({lower_ratio})", f"<= {r.target:g}"
         out.append(
             f"| {i} | {r.title} | {_fmt(r.ours, r.unit)} | {_fmt(r.pc, r.unit)} "
             f"| {ratio} | {target} | {'PASS' if r.met else 'FAIL'} |"
@@ -564,10 +783,17 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         export_info[key] = info
     rows.extend(bench_memory(10_000, mem_reps))
+    rows.extend(bench_gauges(hot_n, hot_reps))
+    paused = bench_paused(hot_n, hot_reps)
     elapsed = time.perf_counter() - started
 
     print(table(rows))
     print()
+    print("Paused facade instruments (before `init()`) against the same call on live ones:")
+    print()
+    print(table(paused, len(rows) + 1, ("paused (before init)", "live"), "paused/live"))
+    print()
+    rows.extend(paused)
     met = sum(r.met for r in rows)
     print(f"elapsed: {elapsed:.1f} s")
     print(f"targets: {met}/{len(rows)} met")
@@ -582,7 +808,15 @@ def main(argv: list[str] | None = None) -> int:
                 "export_reps": export_reps,
                 "memory_reps": mem_reps,
                 "export_output": export_info,
-                "rows": [{**asdict(r), "met": r.met} for r in rows],
+                # Paused rows: "ours" is the paused time, "pc" the live time (both ours).
+                "rows": [
+                    {
+                        **asdict(r),
+                        "met": r.met,
+                        "baseline": "live" if r.key in PAUSED_KEYS else "prometheus_client",
+                    }
+                    for r in rows
+                ],
                 "targets_met": met,
                 "targets_total": len(rows),
             },
