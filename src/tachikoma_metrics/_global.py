@@ -9,15 +9,16 @@ and the children taken from them, so a handle made before ``init()`` records aft
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from .exposition._escaping import UNDERSCORES
-from .instruments import DEFAULT_BUCKETS, Counter, Gauge, Histogram
+from .instruments import Counter, Gauge, Histogram
 from .instruments._family import Family
-from .registry import MetricsRegistry
+from .registry import MetricsRegistry, describe
 
-FamilyT = TypeVar("FamilyT", bound=Family[Any])
+P = ParamSpec("P")
+F = TypeVar("F", bound=Family[Any])
 
 _lock = threading.Lock()
 _registry: MetricsRegistry | None = None
@@ -37,48 +38,33 @@ def init() -> MetricsRegistry:
     with _lock:
         registry = _facade_registry()
         if not _initialized:
-            for family in list(registry._families.values()):
-                family._resume()
+            for collector in registry._entries:
+                if isinstance(collector.collector, Family):
+                    collector.collector._resume()
             _initialized = True
         return registry
 
 
-def _paused_until_init(family: FamilyT) -> FamilyT:
-    if not _initialized:
-        family._suspend()
-    return family
+def facade(family: Callable[P, F]) -> Callable[P, F]:
+    """The module-level get-or-create function for one instrument type: the instrument
+    in the global registry, paused (validating and dropping every write) until
+    ``init()`` has run, then recording; handles taken before ``init()`` come alive."""
+
+    def get_or_create(*args: P.args, **kwargs: P.kwargs) -> F:
+        with _lock:
+            made = _facade_registry().get_or_create(family, *args, **kwargs)
+            if not _initialized:
+                made._suspend()
+            return made
+
+    name = getattr(family, "__name__", "instrument").lower()
+    describe(get_or_create, name, family, "the global registry (paused until init())")
+    return get_or_create
 
 
-def counter(
-    name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = ""
-) -> Counter:
-    """The global counter ``name`` (get-or-create); records once ``init()`` has run."""
-    with _lock:
-        family = _facade_registry().counter(name, help, labelnames=labelnames, unit=unit)
-        return _paused_until_init(family)
-
-
-def gauge(name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = "") -> Gauge:
-    """The global gauge ``name`` (get-or-create); records once ``init()`` has run."""
-    with _lock:
-        family = _facade_registry().gauge(name, help, labelnames=labelnames, unit=unit)
-        return _paused_until_init(family)
-
-
-def histogram(
-    name: str,
-    help: str = "",
-    *,
-    labelnames: Iterable[str] = (),
-    unit: str = "",
-    buckets: Iterable[float] = DEFAULT_BUCKETS,
-) -> Histogram:
-    """The global histogram ``name`` (get-or-create); records once ``init()`` has run."""
-    with _lock:
-        family = _facade_registry().histogram(
-            name, help, labelnames=labelnames, unit=unit, buckets=buckets
-        )
-        return _paused_until_init(family)
+counter = facade(Counter)
+gauge = facade(Gauge)
+histogram = facade(Histogram)
 
 
 def current_registry() -> MetricsRegistry | None:

@@ -109,6 +109,22 @@ class SummaryValue:
     created: float | None = None
 
 
+# The sample names each type adds to its family name (a counter ``x`` writes ``x_total``).
+SAMPLE_SUFFIXES: dict[MetricType, tuple[str, ...]] = {
+    MetricType.COUNTER: ("_total", "_created"),
+    MetricType.GAUGE: (),
+    MetricType.HISTOGRAM: ("_bucket", "_sum", "_count", "_created"),
+    MetricType.SUMMARY: ("_sum", "_count", "_created"),
+    MetricType.UNKNOWN: (),
+}
+
+
+def exposed_names(name: str, kind: MetricType) -> tuple[str, ...]:
+    """Every name a family called ``name`` of type ``kind`` can be exposed under, in any
+    format: the family name and each of its sample names."""
+    return (name, *(name + suffix for suffix in SAMPLE_SUFFIXES[kind]))
+
+
 @dataclass(frozen=True, slots=True)
 class MetricFamily:
     """One family as the encoders see it.

@@ -1,153 +1,324 @@
-"""The registry: owns family names, hands out get-or-create instruments, takes snapshots."""
+"""The registry: owns names, hands out get-or-create instruments, takes snapshots.
+
+The registry depends on one narrow protocol, ``Collector``: an object whose ``collect()``
+returns ``MetricFamily`` snapshots, and which may say up front, with ``describe()``, which
+families it exposes. Instrument families are one implementation; exporters, callbacks and
+runtime collectors are others. Names are checked across all of them: at registration for
+collectors that describe themselves, at each export for those that cannot.
+"""
 
 from __future__ import annotations
 
+import inspect
+import logging
 import threading
-from collections.abc import Collection, Iterable
-from typing import Any, TypeVar, cast
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
 from ._names import check_label_names, check_metric_name
+from .errors import RegistrationError
 from .exposition._escaping import UNDERSCORES
 from .exposition.negotiate import Negotiation, negotiate
 from .exposition.openmetrics import encode_openmetrics
 from .exposition.protobuf import encode_protobuf
 from .exposition.text import encode_text
-from .instruments import DEFAULT_BUCKETS, Counter, Gauge, Histogram
+from .instruments import Counter, Gauge, Histogram
 from .instruments._family import Family
-from .model import MetricFamily
+from .model import MetricFamily, exposed_names
+from .storage import MEMORY, Storage
 
-FamilyT = TypeVar("FamilyT", bound=Family[Any])
+logger = logging.getLogger("tachikoma_metrics")
+
+P = ParamSpec("P")
+F = TypeVar("F", bound=Family[Any])
+
+# Distinct collector-error messages remembered, so each is logged once (bounded memory).
+_REPORTED_LIMIT = 1024
+
+
+@runtime_checkable
+class Collector(Protocol):
+    """Anything the registry can export: ``collect()`` returns ``MetricFamily`` snapshots.
+
+    Optionally ``describe()`` returns the same families without series (only names, types
+    and label names matter), so their names are checked when the collector is registered
+    and ``?name[]=`` filters can skip it without collecting. A collector without
+    ``describe()`` is checked each time it is collected.
+    """
+
+    def collect(self) -> Iterable[MetricFamily]: ...
+
+
+class _Entry:
+    """A registered collector and the names it owns (``None``: it cannot say up front)."""
+
+    __slots__ = ("collector", "names")
+
+    def __init__(self, collector: Collector, names: frozenset[str] | None) -> None:
+        self.collector = collector
+        self.names = names
+
+
+class _Builder:
+    """What get-or-create builds a candidate family with: the registry's storage and
+    naming rules, without registering it (the registry decides that under its lock)."""
+
+    __slots__ = ("storage", "utf8_names")
+
+    def __init__(self, storage: Storage, utf8_names: bool) -> None:
+        self.storage = storage
+        self.utf8_names = utf8_names
+
+    def register(self, collector: Any) -> None:
+        pass
+
+
+class instrument(Generic[P, F]):
+    """A registry's get-or-create method for one instrument type, made from its class.
+
+    ``counter = instrument(Counter)`` in a registry class gives ``registry.counter(...)``
+    with exactly ``Counter``'s arguments (minus ``registry=``): the instrument with that
+    name if one with the same definition exists, else a new one registered here.
+    """
+
+    def __init__(self, family: Callable[P, F]) -> None:
+        self._family = family
+        self._name = getattr(family, "__name__", "instrument").lower()
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, registry: None, owner: type) -> instrument[P, F]: ...
+
+    @overload
+    def __get__(self, registry: MetricsRegistry, owner: type) -> Callable[P, F]: ...
+
+    def __get__(
+        self, registry: MetricsRegistry | None, owner: type
+    ) -> instrument[P, F] | Callable[P, F]:
+        if registry is None:
+            return self
+        family = self._family
+
+        def get_or_create(*args: P.args, **kwargs: P.kwargs) -> F:
+            return registry.get_or_create(family, *args, **kwargs)
+
+        describe(get_or_create, self._name, family, "this registry")
+        return get_or_create
+
+
+def describe(function: Callable[..., Any], name: str, family: Any, where: str) -> None:
+    """Give a generated get-or-create function the name, signature and docstring users
+    see in ``help()``: the family class's arguments, without ``registry=``."""
+    function.__name__ = function.__qualname__ = name
+    # __init__ holds the arguments (Family.__new__ only passes them on).
+    signature = inspect.signature(family.__init__)
+    function.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in signature.parameters.values() if p.name not in ("self", "registry")],
+        return_annotation=family.__name__,
+    )
+    function.__doc__ = (
+        f"The {family.__name__} called ``name`` in {where}, created on first call"
+        f" (get-or-create); the same definition returns the same instrument, another"
+        f" raises RegistrationError. Arguments as for ``{family.__name__}``."
+    )
 
 
 class MetricsRegistry:
-    """A set of metric families with unique names.
+    """A set of collectors (instrument families and any other ``Collector``) with unique
+    names.
 
     Every name a family can be exposed under (``x_total``, ``x_bucket``, ...) belongs to one
-    family only, so two families never write the same series. Safe to use from any thread;
-    an export runs while other threads register, unregister and record.
+    collector only, so two never write the same series. Safe to use from any thread; an
+    export runs while other threads register, unregister and record.
     """
 
-    def __init__(self, *, utf8_names: bool = False, created_series: bool = True) -> None:
+    counter = instrument(Counter)
+    gauge = instrument(Gauge)
+    histogram = instrument(Histogram)
+
+    def __init__(
+        self,
+        *,
+        utf8_names: bool = False,
+        created_series: bool = True,
+        storage: Storage | None = None,
+    ) -> None:
         """``utf8_names``: accept metric and label names outside the legacy charset
         (Prometheus 3). ``created_series``: write ``_created`` series and created
-        timestamps (OpenMetrics, protobuf) unless an export call says otherwise."""
+        timestamps (OpenMetrics, protobuf) unless an export call says otherwise.
+        ``storage``: where the value cells of this registry's instruments live (the
+        default keeps them in process memory)."""
         self.utf8_names = utf8_names
         self.created_series = created_series
+        self.storage = storage if storage is not None else MEMORY
+        self._builder = _Builder(self.storage, utf8_names)
         self._lock = threading.Lock()
-        self._families: dict[str, Family[Any]] = {}
-        self._owners: dict[str, Family[Any]] = {}
-        self._order: list[Family[Any]] | None = []
+        self._entries: tuple[_Entry, ...] = ()  # replaced, never mutated: read without a lock
+        self._owners: dict[str, _Entry] = {}
+        self._families: dict[str, _Entry] = {}  # by family name, for get-or-create
+        self._reported: OrderedDict[str, None] = OrderedDict()
 
     # -- instruments (get-or-create) ---------------------------------------------------------
 
-    def counter(
-        self, name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = ""
-    ) -> Counter:
-        """The counter called ``name``, created on first call; see ``Counter``."""
-        return self._get_or_create(
-            Counter(name, help, labelnames=labelnames, unit=unit, utf8_names=self.utf8_names)
-        )
-
-    def gauge(
-        self, name: str, help: str = "", *, labelnames: Iterable[str] = (), unit: str = ""
-    ) -> Gauge:
-        """The gauge called ``name``, created on first call; see ``Gauge``."""
-        return self._get_or_create(
-            Gauge(name, help, labelnames=labelnames, unit=unit, utf8_names=self.utf8_names)
-        )
-
-    def histogram(
-        self,
-        name: str,
-        help: str = "",
-        *,
-        labelnames: Iterable[str] = (),
-        unit: str = "",
-        buckets: Iterable[float] = DEFAULT_BUCKETS,
-    ) -> Histogram:
-        """The histogram called ``name``, created on first call; see ``Histogram``."""
-        return self._get_or_create(
-            Histogram(
-                name,
-                help,
-                labelnames=labelnames,
-                unit=unit,
-                buckets=buckets,
-                utf8_names=self.utf8_names,
-            )
-        )
-
-    def _get_or_create(self, fresh: FamilyT) -> FamilyT:
+    def get_or_create(self, family: Callable[P, F], *args: P.args, **kwargs: P.kwargs) -> F:
+        """The instrument ``family(*args, **kwargs)`` would make, built for this registry:
+        the registered one if its definition is the same, else a new one, registered.
+        ``RegistrationError`` if the name is taken by something else."""
+        if "registry" in kwargs:
+            raise TypeError("a registry's instrument methods take no registry= argument")
+        fresh = family(*args, registry=self._builder, **kwargs)  # type: ignore[arg-type]
         with self._lock:
-            existing = self._families.get(fresh.name)
-            if existing is None:
-                self._add(fresh)
+            entry = self._families.get(fresh.name)
+            if entry is None:
+                self._add(fresh, self._names_of(fresh))
                 return fresh
-            if existing.definition() == fresh.definition():
-                return cast(FamilyT, existing)
-            raise ValueError(_describe_conflict(existing, fresh))
+            existing = entry.collector
+            if isinstance(existing, Family) and existing.definition() == fresh.definition():
+                return existing  # type: ignore[return-value]
+            raise RegistrationError(_describe_conflict(existing, fresh))
 
     # -- registration ----------------------------------------------------------------------
 
-    def register(self, metric: Family[Any]) -> None:
-        """Add a family built on its own. ``ValueError`` if any of its names is taken."""
-        if not isinstance(metric, Family):
-            raise TypeError(f"can only register metric families, got {metric!r}")
+    def register(self, collector: Collector) -> None:
+        """Add a collector: an instrument family built on its own, or any object with
+        ``collect()``. ``RegistrationError`` if any of its names is taken, ``TypeError`` if
+        it is not a collector."""
+        if not callable(getattr(collector, "collect", None)):
+            raise TypeError(
+                f"cannot register {collector!r}: a collector needs a collect() method"
+                " returning MetricFamily snapshots"
+            )
+        if isinstance(collector, Family) and collector.storage is not self.storage:
+            raise RegistrationError(
+                f"cannot register {collector!r}: its cells come from {collector.storage!r}"
+                f" but this registry uses {self.storage!r}; build it with registry="
+            )
+        names = self._names_of(collector)
         with self._lock:
-            self._add(metric)
+            self._add(collector, names)
 
-    def _add(self, metric: Family[Any]) -> None:
-        if not self.utf8_names:
-            check_metric_name(metric.name)
-            check_label_names(metric.labelnames)
-        names = metric.sample_names()
-        for name in names:
+    def _names_of(self, collector: Collector) -> frozenset[str] | None:
+        """The names a collector describes (checked against this registry's naming
+        rules), or ``None`` when it has no ``describe()``."""
+        describe = getattr(collector, "describe", None)
+        if not callable(describe):
+            return None
+        names: set[str] = set()
+        for family in describe():
+            if not isinstance(family, MetricFamily):
+                raise TypeError(
+                    f"{collector!r}.describe() must return MetricFamily objects, got {family!r}"
+                )
+            if not self.utf8_names:
+                check_metric_name(family.name)
+                check_label_names(family.labelnames)
+            names.update(exposed_names(family.name, family.type))
+        return frozenset(names)
+
+    def _add(self, collector: Collector, names: frozenset[str] | None) -> None:
+        if any(entry.collector is collector for entry in self._entries):
+            raise RegistrationError(f"{collector!r} is already registered")
+        entry = _Entry(collector, names)
+        for name in names or ():
             owner = self._owners.get(name)
             if owner is not None:
-                if owner is metric:
-                    raise ValueError(f"{metric!r} is already registered")
-                raise ValueError(
-                    f"cannot register {metric!r}: the name {name!r} is already used by {owner!r}"
+                raise RegistrationError(
+                    f"cannot register {collector!r}: the name {name!r} is already used by"
+                    f" {owner.collector!r}"
                 )
-        for name in names:
-            self._owners[name] = metric
-        self._families[metric.name] = metric
-        self._order = None
+        for name in names or ():
+            self._owners[name] = entry
+        if isinstance(collector, Family):
+            self._families[collector.name] = entry
+        self._entries = (*self._entries, entry)
 
-    def unregister(self, metric: Family[Any]) -> None:
-        """Remove a registered family; ``KeyError`` if it is not registered here."""
+    def unregister(self, collector: Collector) -> None:
+        """Remove a registered collector; ``KeyError`` if it is not registered here."""
         with self._lock:
-            if self._families.get(metric.name) is not metric:
-                raise KeyError(f"{metric!r} is not registered")
-            del self._families[metric.name]
-            for name in metric.sample_names():
+            for entry in self._entries:
+                if entry.collector is collector:
+                    break
+            else:
+                raise KeyError(f"{collector!r} is not registered")
+            self._entries = tuple(e for e in self._entries if e is not entry)
+            for name in entry.names or ():
                 del self._owners[name]
-            self._order = None
+            if isinstance(collector, Family):
+                del self._families[collector.name]
 
-    def get(self, name: str) -> Family[Any] | None:
-        """The family registered as ``name`` (for counters, with or without ``_total``)."""
-        with self._lock:
-            family = self._owners.get(name)
-        return family
+    def get(self, name: str) -> Any:
+        """The collector exposing ``name`` (a family name or a sample name such as
+        ``x_total``), or ``None``."""
+        entry = self._owners.get(name)
+        return entry.collector if entry is not None else None
 
     # -- snapshot and export ---------------------------------------------------------------
 
     def collect(self, names: Collection[str] | None = None) -> list[MetricFamily]:
-        """A snapshot of every family, sorted by family name.
+        """A snapshot of every collector's families, sorted by family name.
 
         With ``names``, only the families exposing one of those names (a family name or a
-        sample name such as ``x_total`` or ``x_bucket``), as ``?name[]=`` asks.
+        sample name such as ``x_total`` or ``x_bucket``), as ``?name[]=`` asks. A collector
+        that raises, returns something other than ``MetricFamily`` objects, or exposes a
+        name another collector owns is left out of this snapshot and the error logged
+        (once per distinct message); the rest is served.
         """
-        order = self._order
-        if order is None:
-            with self._lock:
-                order = self._order
-                if order is None:
-                    order = self._order = sorted(self._families.values(), key=_family_name)
+        wanted = None
         if names is not None:
             wanted = names if isinstance(names, (set, frozenset)) else frozenset(names)
-            order = [f for f in order if not wanted.isdisjoint(f.sample_names())]
-        return [family.collect() for family in order]
+        out: list[MetricFamily] = []
+        produced: dict[str, _Entry] = {}  # names exposed by collectors checked at export
+        for entry in self._entries:
+            described = entry.names
+            if wanted is not None and described is not None and wanted.isdisjoint(described):
+                continue
+            try:
+                families = _collected(entry.collector)
+                if described is None or any(f.name not in described for f in families):
+                    self._check_names(entry, families, produced)
+            except Exception as error:  # one collector must never break the export
+                self._collector_failed(entry.collector, error)
+                continue
+            if wanted is not None and described is None:
+                families = [
+                    f for f in families if not wanted.isdisjoint(exposed_names(f.name, f.type))
+                ]
+            out.extend(families)
+        out.sort(key=_family_name)
+        return out
+
+    def _check_names(
+        self, entry: _Entry, families: list[MetricFamily], produced: dict[str, _Entry]
+    ) -> None:
+        """Raise if ``families`` (collected from ``entry``) expose a name that another
+        collector owns or has already exposed in this export."""
+        mine: dict[str, _Entry] = {}
+        for family in families:
+            for name in exposed_names(family.name, family.type):
+                other = self._owners.get(name) or produced.get(name) or mine.get(name)
+                if other is not None and other is not entry:
+                    raise RegistrationError(
+                        f"{entry.collector!r} exposes {name!r}, which"
+                        f" {other.collector!r} already exposes"
+                    )
+                if other is entry and name in mine:
+                    raise RegistrationError(f"{entry.collector!r} exposes {name!r} twice")
+                mine[name] = entry
+        produced.update(mine)
+
+    def _collector_failed(self, collector: Collector, error: Exception) -> None:
+        """Log a collector's failure once per distinct message (logger ``tachikoma_metrics``)."""
+        message = f"collector {type(collector).__name__} failed: {type(error).__name__}: {error}"
+        with self._lock:
+            if message in self._reported:
+                return
+            self._reported[message] = None
+            if len(self._reported) > _REPORTED_LIMIT:
+                self._reported.popitem(last=False)
+        logger.warning("%s; its metrics are left out of this export", message, exc_info=error)
 
     def export_prometheus(self, *, escaping: str = UNDERSCORES) -> str:
         """Every family in Prometheus text format (0.0.4; 1.0.0 with ``allow-utf-8``)."""
@@ -176,12 +347,25 @@ class MetricsRegistry:
         return negotiate(accept, accept_encoding, created=self.created_series)
 
 
-def _family_name(family: Family[Any]) -> str:
+def _collected(collector: Collector) -> list[MetricFamily]:
+    """``collector.collect()`` as a list, every item checked to be a ``MetricFamily``."""
+    families = collector.collect()
+    if families.__class__ is not list:
+        families = list(families)
+    for family in families:
+        if family.__class__ is not MetricFamily and not isinstance(family, MetricFamily):
+            raise TypeError(f"collect() must return MetricFamily objects, got {family!r}")
+    return families
+
+
+def _family_name(family: MetricFamily) -> str:
     return family.name
 
 
-def _describe_conflict(existing: Family[Any], fresh: Family[Any]) -> str:
-    old, new = existing.definition(), fresh.definition()
+def _describe_conflict(existing: Collector, fresh: Family[Any]) -> str:
+    if not isinstance(existing, Family):
+        return f"metric {fresh.name!r} is already used by {existing!r}"
+    old, new = existing.definition().fields(), fresh.definition().fields()
     differences = [
         f"{key} {old.get(key)!r} (registered) vs {new.get(key)!r} (requested)"
         for key in sorted(set(old) | set(new))

@@ -2,7 +2,7 @@
 
 Concurrency contract, which holds without relying on the GIL:
 
-* Counter and histogram cells have exactly one writer per storage slot. The first thread to
+* Every read-modify-write has exactly one writer per storage slot. The first thread to
   write a cell claims its inline slot (under a lock, once); any other thread gets a private
   slot of its own, created under the same lock and found afterwards with one lock-free dict
   lookup. A slot is only ever written by the thread that owns it, so no update is lost.
@@ -12,9 +12,19 @@ Concurrency contract, which holds without relying on the GIL:
   and accepts the copy only when the count equals the sum of the bucket counts, retrying
   otherwise. So each slot is read at one instant, and its count always equals its ``+Inf``
   bucket.
-* Gauge cells take a lock for every update, since ``set`` must override all writers.
+* A gauge's ``set()`` is a single reference store of a new base object (last writer wins);
+  ``inc``/``dec`` add to the writer's own slot, tagged with the base it counts from. A read
+  adds to the base only the slots tagged with it, so a ``set()`` discards every earlier
+  increment without writing to another thread's slot (see ``GaugeCell``).
 
 Rejected input raises before any slot is touched, so a bad call changes nothing.
+
+Storage contract: a cell class declares no instance storage itself (so cells compose with
+families and children by multiple inheritance); it lists the attributes it needs in
+``STORAGE``, which the composed class declares as slots (see ``storage.compose``), and sets
+them in ``_init_cell()``. ``WRITES`` names its recording methods; ``Idle`` is a mixin with
+the same methods that validate their arguments and record nothing (a facade instrument
+before ``init()``).
 """
 
 from __future__ import annotations
@@ -24,9 +34,9 @@ import re
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from threading import get_ident
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .model import Exemplar
 
@@ -35,12 +45,6 @@ _INF = math.inf
 _claim_lock = threading.Lock()
 # One int object per thread ident, shared by every cell that thread owns (saves memory).
 _idents: dict[int, int] = {}
-# Owners that are not threads (thread idents are never negative): a cell whose owner is
-# PAUSED drops writes (a facade instrument before init()); one whose owner is REFUSED
-# raises on writes (the unused cell of a labelled family). Both fail the fast path's
-# owner test, so checking for them costs the fast path nothing.
-PAUSED = -1
-REFUSED = -2
 
 
 def check_increment(amount: object) -> float:
@@ -120,32 +124,43 @@ class _Slot:
 
 
 class Cell:
-    """What every cell shares: an ``_owner`` and what happens to a write that is blocked."""
+    """What every cell shares: the owner thread of its inline slot (0: none yet)."""
 
     if not TYPE_CHECKING:
         __slots__ = ()
+    STORAGE: ClassVar[tuple[str, ...]] = ("_owner",)
+    WRITES: ClassVar[tuple[str, ...]] = ()
+    Idle: ClassVar[type]
     _owner: int
 
-    def _blocked(self, method: str) -> None:
-        """A write reached a cell whose owner is ``PAUSED`` (dropped) or ``REFUSED``."""
-        if self._owner == REFUSED:
-            raise self._refusal(method)
 
-    def _refusal(self, method: str) -> Exception:
-        """The error a ``REFUSED`` cell raises; families say which labels are missing."""
-        return RuntimeError(f"{method}() on a cell that takes no writes")
+class _IdleCounter:
+    """``CounterCell`` writes that validate and drop (see ``Cell.Idle``)."""
+
+    __slots__ = ()
+
+    def inc(self, amount: float = 1.0, exemplar: Mapping[str, str] | None = None) -> None:
+        try:
+            if 0.0 <= amount < _INF and exemplar is None:
+                return
+        except TypeError:
+            pass
+        value = check_increment(amount)
+        if exemplar is not None:
+            make_exemplar(exemplar, value)
+
+    def inc_by(self, amount: float, exemplar: Mapping[str, str] | None = None) -> None:
+        self.inc(amount, exemplar)
 
 
 class CounterCell(Cell):
-    """A monotonically increasing float, safe for any number of writer threads.
-
-    Storage contract: a cell class declares no storage itself; a concrete class provides
-    ``_owner``, ``_value`` and ``_others`` (as slots for children, in the instance dict for
-    families) and calls ``_init_cell()``.
-    """
+    """A monotonically increasing float, safe for any number of writer threads."""
 
     if not TYPE_CHECKING:  # empty at run time; mypy would reject assignments under it
         __slots__ = ()
+    STORAGE: ClassVar[tuple[str, ...]] = ("_created", "_exemplar", "_others", "_owner", "_value")
+    WRITES: ClassVar[tuple[str, ...]] = ("inc", "inc_by")
+    Idle = _IdleCounter
     _value: float
     _others: dict[int, _Slot] | None
     _created: float
@@ -180,13 +195,9 @@ class CounterCell(Cell):
         value = check_increment(amount)
         traced = None if exemplar is None else make_exemplar(exemplar, value)
         ident = get_ident()
-        owner = self._owner
-        if owner < 0:
-            self._blocked("inc")
-            return
         if traced is not None:
             self._exemplar = traced
-        if ident != owner:
+        if ident != self._owner:
             others = self._others
             slot = others.get(ident) if others is not None else None
             if slot is None:
@@ -223,54 +234,159 @@ class CounterCell(Cell):
                 value += slot.value
         return value
 
+    @staticmethod
+    def read_all(
+        cells: Sequence[CounterCell],
+    ) -> tuple[list[float], list[float], list[Exemplar | None]]:
+        """Values, created times and exemplars of many counter cells, for a snapshot."""
+        # Reads the inline value directly when only its owner thread ever wrote the cell.
+        values = [c._value if c._others is None else c.get() for c in cells]
+        return values, [c._created for c in cells], [c._exemplar for c in cells]
+
+
+class _GaugeSlot:
+    """A private gauge slot for one non-owner thread: a delta and the base it counts from."""
+
+    __slots__ = ("delta", "mark")
+
+    def __init__(self) -> None:
+        self.mark: tuple[float] | None = None
+        self.delta = 0.0
+
+
+class _IdleGauge:
+    """``GaugeCell`` writes that validate and drop (see ``Cell.Idle``)."""
+
+    __slots__ = ()
+
+    def inc(self, amount: float = 1.0) -> None:
+        if amount.__class__ is not float:
+            as_float(amount, "gauge increment")
+
+    def dec(self, amount: float = 1.0) -> None:
+        if amount.__class__ is not float:
+            as_float(amount, "gauge decrement")
+
+    def set(self, value: float) -> None:
+        if value.__class__ is not float:
+            as_float(value, "gauge value")
+
+
+_ZERO_BASE = (0.0,)
+
 
 class GaugeCell(Cell):
-    """A float that goes up and down and can be set; every update takes a lock.
+    """A float that goes up and down and can be set, with no lock on any update.
 
-    Storage contract as for ``CounterCell``: ``_lock``, ``_owner`` (only ever 0,
-    ``PAUSED`` or ``REFUSED`` here) and ``_value``.
+    ``set(v)`` stores a new base object ``(v,)``: one reference store, so the last
+    ``set()`` wins whichever thread makes it. ``inc``/``dec`` add to the calling thread's
+    own delta (the inline ``_value`` for the owner thread, a ``_GaugeSlot`` for others),
+    tagged with the base it was added to. The value is the base plus the deltas tagged
+    with it: a ``set()`` discards every increment made before it by making their tag
+    stale, without writing to any other thread's slot. Each base is a new object, so an
+    identity test (``is``) tells bases apart even when their values are equal.
+
+    Exact once writers are quiet: increments are never lost, and after a final ``set(v)``
+    the value is ``v`` itself (NaN and -0.0 included). A read racing a ``set()`` may add
+    one delta to the neighbouring base, for that read only.
     """
 
     if not TYPE_CHECKING:
         __slots__ = ()
-    _lock: threading.Lock
+    STORAGE: ClassVar[tuple[str, ...]] = ("_base", "_mark", "_others", "_owner", "_value")
+    WRITES: ClassVar[tuple[str, ...]] = ("inc", "dec", "set")
+    Idle = _IdleGauge
+    _base: tuple[float]
+    _mark: tuple[float] | None
     _value: float
+    _others: dict[int, _GaugeSlot] | None
 
     def _init_cell(self) -> None:
-        self._lock = threading.Lock()
         self._owner = 0
+        self._base = _ZERO_BASE
+        self._mark = _ZERO_BASE
         self._value = 0.0
+        self._others = None
 
     def inc(self, amount: float = 1.0) -> None:
         """Add ``amount`` (any real number)."""
-        if amount.__class__ is not float and amount.__class__ is not int:
-            amount = as_float(amount, "gauge increment")
-        if self._owner:
-            return self._blocked("inc")
-        with self._lock:
+        if (
+            (amount.__class__ is float or amount.__class__ is int)
+            and get_ident() == self._owner
+            and self._mark is self._base
+        ):
             self._value += amount
+            return
+        self._add(as_float(amount, "gauge increment"))
 
     def dec(self, amount: float = 1.0) -> None:
         """Subtract ``amount`` (any real number)."""
-        if amount.__class__ is not float and amount.__class__ is not int:
-            amount = as_float(amount, "gauge decrement")
-        if self._owner:
-            return self._blocked("dec")
-        with self._lock:
+        if (
+            (amount.__class__ is float or amount.__class__ is int)
+            and get_ident() == self._owner
+            and self._mark is self._base
+        ):
             self._value -= amount
+            return
+        self._add(-as_float(amount, "gauge decrement"))
 
     def set(self, value: float) -> None:
         """Set the gauge to ``value`` (any real number, NaN and infinities included)."""
         if value.__class__ is not float:
             value = as_float(value, "gauge value")
-        if self._owner:
-            return self._blocked("set")
-        with self._lock:
-            self._value = value
+        self._base = (value,)
+
+    def _add(self, amount: float) -> None:
+        """``inc``'s slow path: claim a slot, or restart a delta stale since a ``set()``."""
+        ident = get_ident()
+        if ident != self._owner:
+            others = self._others
+            slot = others.get(ident) if others is not None else None
+            if slot is None:
+                slot = self._claim(ident)
+            if slot is not None:
+                base = self._base
+                if slot.mark is base:
+                    slot.delta += amount
+                else:  # untag first, so no reader adds the old delta to the new base
+                    slot.mark = None
+                    slot.delta = amount
+                    slot.mark = base
+                return
+        base = self._base
+        if self._mark is base:
+            self._value += amount
+        else:
+            self._mark = None
+            self._value = amount
+            self._mark = base
+
+    def _claim(self, ident: int) -> _GaugeSlot | None:
+        """Make ``ident`` the owner if there is none (returns None), else give it a slot."""
+        with _claim_lock:
+            if self._owner == 0 or self._owner == ident:
+                self._owner = _idents.setdefault(ident, ident)
+                return None
+            others = self._others
+            if others is None:
+                others = self._others = {}
+            slot = others.get(ident)
+            if slot is None:
+                slot = others[ident] = _GaugeSlot()
+            return slot
 
     def get(self) -> float:
-        """The current value."""
-        return float(self._value)
+        """The current value: the latest ``set()`` plus the increments made since."""
+        base = self._base
+        value = base[0]
+        if self._mark is base:
+            value += self._value
+        others = self._others
+        if others:
+            for slot in list(others.values()):
+                if slot.mark is base:
+                    value += slot.delta
+        return float(value)
 
 
 _READ_RETRIES = 100
@@ -365,17 +481,44 @@ def _new_slot(bounds: tuple[float, ...]) -> list[float]:
     return slot
 
 
+class _IdleHistogram:
+    """``HistogramCell`` writes that validate and drop (see ``Cell.Idle``)."""
+
+    __slots__ = ()
+
+    def observe(self, value: float, exemplar: Mapping[str, str] | None = None) -> None:
+        try:
+            if value - value == 0.0 and exemplar is None:  # finite numbers only
+                return
+        except TypeError:
+            pass
+        number = as_float(value, "histogram observation")
+        if number != number:
+            raise ValueError(f"histogram observation must not be NaN, got {value!r}")
+        if exemplar is not None:
+            make_exemplar(exemplar, number)
+
+
 class HistogramCell(Cell):
     """Bucket counts, sum and count for one histogram series.
 
     A slot is one list: ``[sum, count, n0, n1, ...]`` with per-bucket (not cumulative)
-    counts. Storage contract as for ``CounterCell``: ``_bounds``, ``_counts``, ``_others``
-    and ``_owner``. ``_bounds`` is the upper bounds preceded by two placeholders, so that
+    counts. ``_bounds`` is the upper bounds preceded by two placeholders, so that
     ``bisect_left(_bounds, value, 2)`` is directly the slot index of a value's bucket.
     """
 
     if not TYPE_CHECKING:
         __slots__ = ()
+    STORAGE: ClassVar[tuple[str, ...]] = (
+        "_bounds",
+        "_counts",
+        "_created",
+        "_exemplars",
+        "_others",
+        "_owner",
+    )
+    WRITES: ClassVar[tuple[str, ...]] = ("observe",)
+    Idle = _IdleHistogram
     _bounds: tuple[float, ...]
     _counts: list[float]
     _others: dict[int, list[float]] | None
@@ -413,9 +556,6 @@ class HistogramCell(Cell):
         if number != number:
             raise ValueError(f"histogram observation must not be NaN, got {value!r}")
         traced = None if exemplar is None else make_exemplar(exemplar, number)
-        if self._owner < 0:
-            self._blocked("observe")
-            return
         ident = get_ident()
         counts = self._counts if ident == self._owner else self._slot_for(ident)
         index = bisect_left(self._bounds, number, 2)
@@ -455,3 +595,20 @@ class HistogramCell(Cell):
                 extra = _consistent_copy(slot)
                 counts = [a + b for a, b in zip(counts, extra, strict=True)]
         return cast("list[int]", counts[2:]), float(counts[0]), int(counts[1])
+
+
+_COMPILED_LOCK = threading.Lock()
+_COMPILED_CELLS: dict[tuple[float, ...], type[HistogramCell]] = {}
+
+
+def histogram_cell_for(upper_bounds: tuple[float, ...]) -> type[HistogramCell]:
+    """``HistogramCell`` with ``observe`` compiled for these bounds (one class per layout,
+    shared by every family and child with the same bounds)."""
+    with _COMPILED_LOCK:
+        cell = _COMPILED_CELLS.get(upper_bounds)
+        if cell is None:
+            namespace = {"__slots__": (), "observe": compile_observe(upper_bounds)}
+            cell = _COMPILED_CELLS[upper_bounds] = type(
+                "HistogramCell", (HistogramCell,), namespace
+            )
+        return cell

@@ -1,59 +1,187 @@
-"""What every metric family shares: its definition, its children, and label handling."""
+"""What every metric family shares: its definition, its children, and label handling.
+
+An instrument type is one module: a child class (a series), a family class, and the
+family's ``__init__`` signature, which is the only place that type's arguments are
+written. ``MetricsRegistry`` and the facade make their get-or-create methods from the
+class (see ``registry.instrument``), so a new type needs no other change than one
+registration line in each.
+"""
 
 from __future__ import annotations
 
 import threading
 from bisect import insort
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .._names import check_label_names, check_metric_name, check_unit
 from ..model import MetricFamily, MetricType, SeriesLabels
-from ..values import PAUSED, REFUSED, Cell
+from ..storage import MEMORY, Storage, compose
+from ..values import Cell
+
+
+class Registrar(Protocol):
+    """What a family needs of the registry it is built for (a ``MetricsRegistry``)."""
+
+    @property
+    def storage(self) -> Storage: ...
+
+    @property
+    def utf8_names(self) -> bool: ...
+
+    def register(self, collector: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What identifies a family for get-or-create: two families with equal definitions
+    are the same instrument (help text is not compared). ``options`` are the type's own
+    (``buckets`` for histograms), as ``(name, value)`` pairs."""
+
+    type: MetricType
+    name: str
+    labelnames: tuple[str, ...]
+    unit: str
+    options: tuple[tuple[str, object], ...] = ()
+
+    def fields(self) -> dict[str, object]:
+        """Every compared field by name, for error messages."""
+        return {
+            "type": self.type.value,
+            "labelnames": self.labelnames,
+            "unit": self.unit,
+            **dict(self.options),
+        }
 
 
 class Child(Cell, SeriesLabels):
-    """Base of every family's child type: one series, known by its label values."""
+    """Base of every family's child type: one series, known by its label values.
 
-    __slots__ = ()
+    The value cell's storage attributes are added as slots when the child class is
+    composed with its registry's cell (see ``storage.compose``).
+    """
+
+    __slots__ = ("encoded_labels", "label_values", "rendered_labels")
+
+    def __init__(self, labels: tuple[str, ...]) -> None:
+        self.label_values = labels
+        self.rendered_labels: str | None = None
+        self.encoded_labels: bytes | None = None
 
 
 ChildT = TypeVar("ChildT", bound=Child)
+
+_twin_lock = threading.Lock()
+_idle_twins: dict[type, type] = {}
+_refusing_twins: dict[type, type] = {}
+
+
+def idle_twin(cls: type) -> type:
+    """``cls`` with its cell's writes replaced by ``Idle`` ones that validate and drop.
+
+    The twin adds no storage, so an instance can switch between the two classes (by
+    ``__class__`` assignment) without its values moving: that is how a facade
+    instrument is paused before ``init()`` at no cost to the live class's fast path.
+    """
+    twin = _idle_twins.get(cls)
+    if twin is None:
+        with _twin_lock:
+            twin = _idle_twins.get(cls)
+            if twin is None:
+                idle = cls.Idle  # type: ignore[attr-defined]
+                namespace: dict[str, object] = {
+                    "__slots__": (),
+                    "__module__": cls.__module__,
+                    "__qualname__": cls.__qualname__,
+                    "_live": cls,
+                    # Copied rather than inherited: a mixin base without a __dict__ in front
+                    # of a family class would change the instance layout.
+                    **{method: vars(idle)[method] for method in cls.WRITES},  # type: ignore[attr-defined]
+                }
+                twin = _idle_twins[cls] = type(cls.__name__, (cls,), namespace)
+    return twin
+
+
+def _refuser(method: str) -> Callable[..., None]:
+    def refuse(self: Family[Any], *args: object, **kwargs: object) -> None:
+        raise self._no_labels_given(method)
+
+    refuse.__name__ = method
+    return refuse
+
+
+def refusing_twin(cls: type) -> type:
+    """``cls`` with its cell's writes raising: a labelled family is not itself a series,
+    so ``family.inc()`` must say to call ``labels(...)`` first."""
+    twin = _refusing_twins.get(cls)
+    if twin is None:
+        with _twin_lock:
+            twin = _refusing_twins.get(cls)
+            if twin is None:
+                namespace: dict[str, object] = {
+                    "__module__": cls.__module__,
+                    "__qualname__": cls.__qualname__,
+                    **{method: _refuser(method) for method in cls.WRITES},  # type: ignore[attr-defined]
+                }
+                twin = _refusing_twins[cls] = type(cls.__name__, (cls,), namespace)
+    return twin
 
 
 class Family(Cell, SeriesLabels, Generic[ChildT]):
     """A named metric with fixed label names and one child per set of label values.
 
-    A family without label names is itself its one series: concrete families inherit the
-    value cell of their type (keeping its storage in the instance dict), so
+    ``Counter(name, help, labelnames, *, unit, registry)`` and the same for every type,
+    plus its own options. ``labelnames`` may be given by position, as ``prometheus_client``
+    takes it. With ``registry=`` the family is built for that registry (its storage and
+    naming rules) and registered in it on construction; without, it uses the default
+    storage and is registered nowhere until ``registry.register(family)``.
+
+    A family without label names is itself its one series: the concrete class inherits
+    the value cell of its type (keeping its storage in the instance dict), so
     ``counter.inc()`` costs exactly what ``child.inc()`` does. A labelled family's own
-    cell is ``REFUSED``: writing to it, or reading it, raises ``ValueError`` naming the
-    labels, since only ``labels(...)`` picks a series.
+    writes raise ``ValueError`` naming the labels, since only ``labels(...)`` picks a
+    series.
     """
 
     TYPE: ClassVar[MetricType]
     CHILD: ClassVar[type[Any]]
     RESERVED_LABELS: ClassVar[tuple[str, ...]] = ()
+    _cell: ClassVar[type[Cell]]
+
+    def __new__(cls, *args: Any, registry: Registrar | None = None, **options: Any) -> Any:
+        storage = registry.storage if registry is not None else MEMORY
+        cell = storage.cell_class(cls._default_cell(options))
+        concrete = compose(cls, cell, slots=False)
+        family = object.__new__(concrete)
+        family._storage = storage
+        family._child_class = compose(cls.CHILD, cell, slots=True)
+        return family
+
+    @classmethod
+    def _default_cell(cls, options: dict[str, Any]) -> type[Cell]:
+        """The in-process cell for a family of this type with these options."""
+        cell = next(k for k in cls.__mro__ if issubclass(k, Cell) and "STORAGE" in vars(k))
+        return cell
 
     def __init__(
         self,
         name: str,
         help: str = "",
-        *,
         labelnames: Iterable[str] = (),
+        *,
         unit: str = "",
-        utf8_names: bool = False,
+        registry: Registrar | None = None,
     ) -> None:
-        self._init_series()
-        self._name = self._family_name(check_metric_name(name, utf8_names))
+        utf8 = registry.utf8_names if registry is not None else False
+        self._name = self._family_name(check_metric_name(name, utf8))
         if not isinstance(help, str):
             raise TypeError(f"help for {name!r} must be a str, got {help!r}")
         self._help = help
-        self._labelnames = check_label_names(labelnames, self.RESERVED_LABELS, utf8_names)
+        self._labelnames = check_label_names(labelnames, self.RESERVED_LABELS, utf8)
         self._unit = check_unit(self._name, unit)
+        self._init_cell_for_family()
         self._lock = threading.Lock()
-        if not hasattr(self, "_child_class"):
-            self._child_class: type[ChildT] = self.CHILD
         self._children: dict[tuple[str, ...], ChildT] = {}
         # Children sorted by label values, rebuilt lazily; replaced, never mutated, once built.
         self._order: list[ChildT] | None = None
@@ -65,10 +193,15 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         self.rendered_labels = ""
         self.encoded_labels = b""
         if self._labelnames:
-            self._owner = REFUSED
+            self.__class__ = refusing_twin(type(self))
+        if registry is not None:
+            registry.register(self)
 
-    def _init_series(self) -> None:
-        """Set up the family's own value cell (used as its series when it has no labels)."""
+    _storage: Storage
+    _child_class: type[ChildT]
+
+    def _init_cell_for_family(self) -> None:
+        """Set up the family's own value cell (its series when it has no labels)."""
         raise NotImplementedError
 
     # -- definition ---------------------------------------------------------------------------
@@ -98,19 +231,28 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
     def metric_type(self) -> MetricType:
         return self.TYPE
 
-    def sample_names(self) -> tuple[str, ...]:
-        """Every name this family's series can be exposed under, in any format."""
-        return (self._name,)
+    @property
+    def storage(self) -> Storage:
+        """The storage this family's cells come from."""
+        return self._storage
 
-    def definition(self) -> dict[str, object]:
+    def _options(self) -> tuple[tuple[str, object], ...]:
+        """The type's own options, as part of its definition."""
+        return ()
+
+    def definition(self) -> Definition:
         """What get-or-create compares: two families with equal definitions are the same."""
-        return {"type": self.TYPE.value, "labelnames": self._labelnames, "unit": self._unit}
+        return Definition(self.TYPE, self._name, self._labelnames, self._unit, self._options())
+
+    def describe(self) -> list[MetricFamily]:
+        """The family's metadata with no series: the names it exposes (collector protocol)."""
+        return [MetricFamily(self._name, self.TYPE, self._help, self._unit, self._labelnames)]
 
     # -- children -----------------------------------------------------------------------------
 
-    def _new_child(self, cls: type[ChildT], labels: tuple[str, ...]) -> ChildT:
-        """Build a child of class ``cls`` (the family's child type or its pausable twin)."""
-        raise NotImplementedError
+    def _new_child(self, labels: tuple[str, ...]) -> ChildT:
+        """A new child of this family's (composed) child class."""
+        return self._child_class(labels)
 
     def labels(self, *values: object, **kwvalues: object) -> ChildT:
         """The child for these label values, created on first use.
@@ -172,9 +314,9 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         with self._lock:
             child = self._children.get(key)
             if child is None:
-                child = self._new_child(self._child_class, key)
+                child = self._new_child(key)
                 if self._suspended:
-                    child._owner = PAUSED
+                    child.__class__ = idle_twin(type(child))
                 self._children[key] = child
                 self._added.append(child)
             return child
@@ -240,30 +382,35 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
             f"call .labels(...) before .{method}()"
         )
 
-    def _refusal(self, method: str) -> Exception:
-        return self._no_labels_given(method)
-
     def _unlabelled(self, method: str) -> None:
         """Raise unless this family is its own series (has no labels)."""
         if self._labelnames:
             raise self._no_labels_given(method)
 
     def _suspend(self) -> None:
-        """Drop every write until ``_resume()``: the facade's state before ``init()``."""
+        """Validate and drop every write until ``_resume()``: the facade before ``init()``.
+
+        The family (if it is a series) and its children switch to their idle twins,
+        and children created meanwhile are born idle. Idempotent.
+        """
         with self._lock:
             self._suspended = True
-            everything: list[Cell] = [self, *self._children.values()]
-            for series in everything:
-                if series._owner != REFUSED:
-                    series._owner = PAUSED
+            series: list[Any] = list(self._children.values())
+            if not self._labelnames:
+                series.append(self)
+            for one in series:
+                if not hasattr(type(one), "_live"):
+                    one.__class__ = idle_twin(type(one))
 
     def _resume(self) -> None:
+        """Record again (``init()``): every idle series switches back to its live class."""
         with self._lock:
             self._suspended = False
-            everything: list[Cell] = [self, *self._children.values()]
-            for series in everything:
-                if series._owner == PAUSED:
-                    series._owner = 0
+            series: list[Any] = [self, *self._children.values()]
+            for one in series:
+                live = getattr(type(one), "_live", None)
+                if live is not None:
+                    one.__class__ = live
 
     def _series(self) -> Sequence[Any]:
         """The series to snapshot: the family itself if unlabelled, else its sorted children."""
@@ -273,8 +420,11 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
 
     # -- snapshot -----------------------------------------------------------------------------
 
-    def collect(self) -> MetricFamily:
-        """This family's series as one snapshot."""
+    def collect(self) -> list[MetricFamily]:
+        """This family's series as one snapshot (collector protocol)."""
+        return [self._snapshot()]
+
+    def _snapshot(self) -> MetricFamily:
         raise NotImplementedError
 
     def __repr__(self) -> str:

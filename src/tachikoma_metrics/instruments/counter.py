@@ -12,22 +12,11 @@ from ._family import Child, Family
 class CounterChild(CounterCell, Child):
     """One counter series. ``inc(amount)`` adds a finite amount >= 0; ``get()`` reads it."""
 
-    __slots__ = (
-        "_created",
-        "_exemplar",
-        "_others",
-        "_owner",
-        "_value",
-        "encoded_labels",
-        "label_values",
-        "rendered_labels",
-    )
+    __slots__ = ()
 
     def __init__(self, labels: tuple[str, ...]) -> None:
+        Child.__init__(self, labels)
         self._init_cell()
-        self.label_values = labels
-        self.rendered_labels: str | None = None
-        self.encoded_labels: bytes | None = None
 
 
 class Counter(Family[CounterChild], CounterCell):
@@ -41,13 +30,13 @@ class Counter(Family[CounterChild], CounterCell):
     TYPE: ClassVar[MetricType] = MetricType.COUNTER
     CHILD: ClassVar[type[CounterChild]] = CounterChild
 
-    def _init_series(self) -> None:
+    def _init_cell_for_family(self) -> None:
         self._init_cell()
 
     def get(self) -> float:
         """The value of an unlabelled counter."""
         self._unlabelled("get")
-        return CounterCell.get(self)
+        return super().get()
 
     @staticmethod
     def _family_name(name: str) -> str:
@@ -61,20 +50,16 @@ class Counter(Family[CounterChild], CounterCell):
         name = self._name
         return (name, name + "_total", name + "_created")
 
-    def _new_child(self, cls: type[CounterChild], labels: tuple[str, ...]) -> CounterChild:
-        return cls(labels)
-
-    def collect(self) -> MetricFamily:
+    def _snapshot(self) -> MetricFamily:
         series = self._series()
-        exemplars = [s._exemplar for s in series]
+        values, created, exemplars = self.read_all(series)
         return MetricFamily(
             self._name,
             MetricType.COUNTER,
             self._help,
             self._unit,
             self._labelnames,
-            # Reads the cell directly when only its owner thread ever wrote it.
-            samples=[(s, s._value if s._others is None else s.get()) for s in series],
-            created=[s._created for s in series],
+            samples=list(zip(series, values, strict=True)),
+            created=created,
             exemplars=exemplars if any(exemplars) else (),
         )

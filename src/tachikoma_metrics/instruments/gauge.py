@@ -42,13 +42,11 @@ class _GaugeHelpers(GaugeCell):
 class GaugeChild(_GaugeHelpers, Child):
     """One gauge series: ``inc``, ``dec``, ``set``, ``get`` and the timing helpers."""
 
-    __slots__ = ("_lock", "_owner", "_value", "encoded_labels", "label_values", "rendered_labels")
+    __slots__ = ()
 
     def __init__(self, labels: tuple[str, ...]) -> None:
+        Child.__init__(self, labels)
         self._init_cell()
-        self.label_values = labels
-        self.rendered_labels: str | None = None
-        self.encoded_labels: bytes | None = None
 
 
 class Gauge(Family[GaugeChild], _GaugeHelpers):
@@ -60,13 +58,13 @@ class Gauge(Family[GaugeChild], _GaugeHelpers):
     TYPE: ClassVar[MetricType] = MetricType.GAUGE
     CHILD: ClassVar[type[GaugeChild]] = GaugeChild
 
-    def _init_series(self) -> None:
+    def _init_cell_for_family(self) -> None:
         self._init_cell()
 
     def get(self) -> float:
         """The value of an unlabelled gauge."""
         self._unlabelled("get")
-        return GaugeCell.get(self)
+        return super().get()
 
     def track_inprogress(self) -> InProgress:
         """Context manager and decorator on an unlabelled gauge (see ``GaugeChild``)."""
@@ -78,10 +76,7 @@ class Gauge(Family[GaugeChild], _GaugeHelpers):
         self._unlabelled("time")
         return _GaugeHelpers.time(self)
 
-    def _new_child(self, cls: type[GaugeChild], labels: tuple[str, ...]) -> GaugeChild:
-        return cls(labels)
-
-    def collect(self) -> MetricFamily:
+    def _snapshot(self) -> MetricFamily:
         return MetricFamily(
             self._name,
             MetricType.GAUGE,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterable
 from itertools import accumulate, islice, pairwise
 from typing import Any, ClassVar
 
 from ..model import HistogramValue, MetricFamily, MetricType
-from ..values import HistogramCell, as_float, compile_observe, slot_bounds
-from ._family import Child, Family
+from ..values import HistogramCell, as_float, histogram_cell_for, slot_bounds
+from ._family import Child, Family, Registrar
 from ._timing import Timer
 
 INF = math.inf
@@ -77,108 +76,69 @@ class _HistogramHelpers(HistogramCell):
 class HistogramChild(_HistogramHelpers, Child):
     """One histogram series: ``observe``, ``time`` and ``get``."""
 
-    __slots__ = (
-        "_bounds",
-        "_counts",
-        "_created",
-        "_exemplars",
-        "_others",
-        "_owner",
-        "encoded_labels",
-        "label_values",
-        "rendered_labels",
-    )
+    __slots__ = ()
 
     def __init__(self, labels: tuple[str, ...], bounds: tuple[float, ...]) -> None:
         """``bounds`` as ``values.slot_bounds`` makes them, shared by the family's children."""
+        Child.__init__(self, labels)
         self._init_cell(bounds)
-        self.label_values = labels
-        self.rendered_labels: str | None = None
-        self.encoded_labels: bytes | None = None
-
-
-_COMPILED_LOCK = threading.Lock()
-_CHILD_CLASSES: dict[tuple[float, ...], type[HistogramChild]] = {}
-_FAMILY_CLASSES: dict[tuple[type[Histogram], tuple[float, ...]], type[Histogram]] = {}
-
-
-def _child_class_for(bounds: tuple[float, ...]) -> type[HistogramChild]:
-    """``HistogramChild`` with ``observe`` compiled for these bounds (one class per layout)."""
-    with _COMPILED_LOCK:
-        cls = _CHILD_CLASSES.get(bounds)
-        if cls is None:
-            namespace = {"__slots__": (), "observe": compile_observe(bounds)}
-            cls = _CHILD_CLASSES[bounds] = type("HistogramChild", (HistogramChild,), namespace)
-        return cls
 
 
 class Histogram(Family[HistogramChild], _HistogramHelpers):
     """A histogram family with fixed bucket upper bounds (``le`` may not be a label name).
 
     Unlabelled, the family is its own series, with the methods of ``HistogramChild``.
-    Constructing one gives an instance of a subclass whose ``observe`` is compiled for
-    its bounds (see ``values.compile_observe``).
+    Its cell (and its children's) has ``observe`` compiled for its bounds (see
+    ``values.histogram_cell_for``).
     """
 
     TYPE: ClassVar[MetricType] = MetricType.HISTOGRAM
     CHILD: ClassVar[type[HistogramChild]] = HistogramChild
     RESERVED_LABELS: ClassVar[tuple[str, ...]] = ("le",)
 
-    def __new__(
-        cls, *args: Any, buckets: Iterable[float] = DEFAULT_BUCKETS, **kwargs: Any
-    ) -> Histogram:
-        bounds = check_buckets(buckets)
-        with _COMPILED_LOCK:
-            specialised = _FAMILY_CLASSES.get((cls, bounds))
-            if specialised is None:
-                namespace = {"observe": compile_observe(bounds), "__module__": cls.__module__}
-                specialised = type(cls.__name__, (cls,), namespace)
-                _FAMILY_CLASSES[(cls, bounds)] = specialised
-        return object.__new__(specialised)
+    @classmethod
+    def _default_cell(cls, options: dict[str, Any]) -> type[HistogramCell]:
+        return histogram_cell_for(check_buckets(options.get("buckets", DEFAULT_BUCKETS)))
 
     def __init__(
         self,
         name: str,
         help: str = "",
-        *,
         labelnames: Iterable[str] = (),
+        *,
         unit: str = "",
         buckets: Iterable[float] = DEFAULT_BUCKETS,
-        utf8_names: bool = False,
+        registry: Registrar | None = None,
     ) -> None:
         self._bounds_given = check_buckets(buckets)
-        self._child_class = _child_class_for(self._bounds_given)
-        Family.__init__(self, name, help, labelnames=labelnames, unit=unit, utf8_names=utf8_names)
+        self._slot_bounds = slot_bounds(self._bounds_given)
+        super().__init__(name, help, labelnames, unit=unit, registry=registry)
 
-    def _init_series(self) -> None:
-        self._init_cell(slot_bounds(self._bounds_given))
+    def _init_cell_for_family(self) -> None:
+        self._init_cell(self._slot_bounds)
 
     def get(self) -> HistogramValue:
         """The snapshot of an unlabelled histogram."""
         self._unlabelled("get")
-        return _HistogramHelpers.get(self)
+        return super().get()
 
     def time(self) -> Timer:
         """Context manager and decorator on an unlabelled histogram."""
         self._unlabelled("time")
-        return _HistogramHelpers.time(self)
+        return super().time()
 
     @property
     def buckets(self) -> tuple[float, ...]:
         """The bucket upper bounds, ending with ``+Inf``."""
         return self._bounds_given
 
-    def sample_names(self) -> tuple[str, ...]:
-        name = self._name
-        return (name, name + "_bucket", name + "_sum", name + "_count", name + "_created")
+    def _options(self) -> tuple[tuple[str, object], ...]:
+        return (("buckets", self._bounds_given),)
 
-    def definition(self) -> dict[str, object]:
-        return {**super().definition(), "buckets": self._bounds_given}
+    def _new_child(self, labels: tuple[str, ...]) -> HistogramChild:
+        return self._child_class(labels, self._slot_bounds)
 
-    def _new_child(self, cls: type[HistogramChild], labels: tuple[str, ...]) -> HistogramChild:
-        return cls(labels, self._bounds)
-
-    def collect(self) -> MetricFamily:
+    def _snapshot(self) -> MetricFamily:
         return MetricFamily(
             self._name,
             MetricType.HISTOGRAM,

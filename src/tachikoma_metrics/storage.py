@@ -1,0 +1,83 @@
+"""Storage: which value cells a registry's instruments use, chosen per registry.
+
+An instrument class (``Counter``, ``Gauge``, ``Histogram``...) inherits the default,
+in-process cell of its type, so it reads and types as one object. When a family is built,
+its registry's ``Storage`` maps that default cell to the cell it wants, and ``compose``
+makes the concrete class: the instrument class with the chosen cell mixed in, and for
+children the cell's storage attributes declared as slots. The default storage maps every
+cell to itself, so the default instruments are exactly the classes written in
+``instruments/`` (nothing is wrapped and nothing costs more). A multi-process storage
+returns cells backed by shared files; the instrument classes do not change.
+
+A storage's cell must be a subclass of the default cell it replaces: same methods, same
+contract (see ``values``), its own ``STORAGE`` attributes and ``_init_cell``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TypeVar
+
+from .values import Cell
+
+C = TypeVar("C", bound=Cell)
+T = TypeVar("T")
+
+
+class Storage:
+    """The default storage: every cell in process memory, exactly as written."""
+
+    name = "memory"
+
+    def cell_class(self, cell: type[C]) -> type[C]:
+        """The cell class to use where an instrument's default cell is ``cell``.
+
+        ``cell`` may be a specialised subclass of a type's cell (histograms compile
+        ``observe`` per bucket layout); a storage that replaces it returns a subclass of
+        the cell's type that does the same job its own way.
+        """
+        return cell
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+MEMORY = Storage()
+"""The storage every registry and every instrument built on its own uses by default."""
+
+_lock = threading.Lock()
+_composed: dict[tuple[type, type, bool], type] = {}
+
+
+def compose(base: type[T], cell: type[Cell], *, slots: bool) -> type[T]:
+    """``base`` (an instrument family or child class) with ``cell`` as its value cell.
+
+    ``slots=True`` (children) declares the cell's ``STORAGE`` attributes as slots, so a
+    child costs no instance dict; families keep theirs in the instance dict. One class per
+    (base, cell, slots), made once and shared.
+    """
+    if not slots and issubclass(base, cell):
+        return base  # nothing to add: the class as written
+    key = (base, cell, slots)
+    composed = _composed.get(key)
+    if composed is not None:
+        return composed
+    with _lock:
+        composed = _composed.get(key)
+        if composed is None:
+            bases: tuple[type, ...] = (base,) if issubclass(base, cell) else (base, cell)
+            namespace: dict[str, object] = {
+                "__module__": base.__module__,
+                "__qualname__": base.__qualname__,
+                "__doc__": base.__doc__,
+            }
+            if slots:
+                declared = {name for klass in base.__mro__ for name in _slots_of(klass)}
+                namespace["__slots__"] = tuple(n for n in cell.STORAGE if n not in declared)
+            composed = _composed[key] = type(base.__name__, bases, namespace)
+        return composed
+
+
+def _slots_of(klass: type) -> tuple[str, ...]:
+    slots = vars(klass).get("__slots__", ())
+    return (slots,) if isinstance(slots, str) else tuple(slots)
