@@ -1,4 +1,6 @@
-"""Shared fixtures: a fresh registry per test, and a clean facade around facade tests."""
+"""Shared fixtures: a fresh registry per test, a clean facade around facade tests, and
+the storage seam: the instrument test modules run twice, once with the default cells
+and once with every registry and instrument on ``CountingStorage``."""
 
 from __future__ import annotations
 
@@ -7,10 +9,44 @@ from collections.abc import Iterator
 import pytest
 
 import tachikoma_metrics
-from tachikoma_metrics import _global
+from counting_storage import CountingStorage
+from tachikoma_metrics import _global, storage
 
 # The shared helper modules assert too: pytest rewrites their asserts as it does the tests'.
 pytest.register_assert_rewrite("metrics_proto", "scrape_client")
+
+# Modules whose every test also runs with all instruments on a second storage.
+STORAGE_MODULES = frozenset(
+    {
+        "test_counter",
+        "test_exemplars",
+        "test_facade",
+        "test_gauge",
+        "test_histogram",
+        "test_labels",
+        "test_openmetrics",
+        "test_protobuf",
+        "test_registry",
+        "test_text_format",
+        "test_threads",
+    }
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__ in STORAGE_MODULES and "cell_storage" in metafunc.fixturenames:
+        metafunc.parametrize("cell_storage", ["memory", "counting"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def cell_storage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which storage the test's instruments use: ``memory`` (the default) everywhere, and
+    also ``counting`` in the ``STORAGE_MODULES``, made the default for the test's duration
+    (registries and instruments built on their own pick it up, the facade's too)."""
+    kind: str = getattr(request, "param", "memory")
+    if kind == "counting":
+        monkeypatch.setattr(storage, "MEMORY", CountingStorage())
+    return kind
 
 
 @pytest.fixture

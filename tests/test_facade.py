@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import tachikoma_metrics as metrics
@@ -221,3 +223,65 @@ def test_invalid_values_raise_after_init() -> None:
     with pytest.raises(TypeError):
         c.inc("1")  # type: ignore[arg-type]
     assert c.get() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda c, g, h: c.inc(-1), ValueError, "finite and >= 0"),
+        (lambda c, g, h: c.inc(float("nan")), ValueError, "finite and >= 0"),
+        (lambda c, g, h: c.inc("1"), TypeError, "real number"),
+        (lambda c, g, h: c.inc(1, exemplar={"bad-name": "x"}), ValueError, "exemplar label"),
+        (lambda c, g, h: c.inc_by(-2), ValueError, "finite and >= 0"),
+        (lambda c, g, h: g.set("high"), TypeError, "gauge value"),
+        (lambda c, g, h: g.inc(b"1"), TypeError, "gauge increment"),
+        (lambda c, g, h: g.dec([1]), TypeError, "gauge decrement"),
+        (lambda c, g, h: h.observe(float("nan")), ValueError, "NaN"),
+        (lambda c, g, h: h.observe("0.5"), TypeError, "real number"),
+        (lambda c, g, h: h.observe(1, exemplar={"a": "x" * 200}), ValueError, "characters"),
+    ],
+)
+def test_paused_handles_still_reject_bad_values(call: Any, error: type, match: str) -> None:
+    """Paused, a handle records nothing but validates like a live one: a bug shows up
+    before ``init()`` is wired in, not only after."""
+    c = metrics.counter("jobs_total", "Jobs.")
+    g = metrics.gauge("depth", "Depth.", ("q",)).labels("a")
+    h = metrics.histogram("op_seconds", "Op.")
+    with pytest.raises(error, match=match):
+        call(c, g, h)
+    c.inc(2)
+    h.observe(float("inf"))  # valid, dropped
+    metrics.init()
+    c.inc()
+    h.observe(float("inf"))
+    assert c.get() == 1.0
+    assert h.get().count == 1
+
+
+def test_paused_labelled_family_still_refuses_writes() -> None:
+    """A labelled facade family is not a series, paused or not: writing to it says to call
+    ``labels()``, before and after ``init()``."""
+    g = metrics.gauge("depth", "Depth.", ("q",))
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"call \.labels\(\.\.\.\) before \.set\(\)"):
+            g.set(1)
+        with pytest.raises(ValueError, match=r"before \.inc\(\)"):
+            g.inc()
+        metrics.init()
+
+
+def test_positional_labelnames_through_the_facade() -> None:
+    """``metrics.counter(name, help, ["a", "b"])`` takes label names by position, as
+    ``prometheus_client`` does, and is the same instrument as the keyword form."""
+    c = metrics.counter("calls_total", "Calls.", ["provider", "status"])
+    assert metrics.counter("calls_total", "Calls.", labelnames=("provider", "status")) is c
+    g = metrics.gauge("depth", "Depth.", ["q"])
+    h = metrics.histogram("op_seconds", "Op.", ["route"], buckets=(1,))
+    metrics.init()
+    c.labels("x", "ok").inc()
+    g.labels("a").set(2)
+    h.labels("/").observe(0.5)
+    text = metrics.export_prometheus()
+    assert 'calls_total{provider="x",status="ok"} 1' in text
+    assert 'depth{q="a"} 2' in text
+    assert 'op_seconds_count{route="/"} 1' in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tachikoma_metrics import Counter, Gauge, Histogram, MetricsRegistry
+from tachikoma_metrics.errors import RegistrationError
 
 
 def test_get_or_create_returns_the_same_instrument(registry: MetricsRegistry) -> None:
@@ -213,3 +214,52 @@ def test_unit_that_is_not_a_name_suffix_raises(
     """A unit that is not a suffix of the name raises ``ValueError`` naming the unit."""
     with pytest.raises(ValueError, match=unit):
         getattr(registry, kind)(name, "Help.", unit=unit)
+
+
+def test_labelnames_by_position_in_classes_and_registry(registry: MetricsRegistry) -> None:
+    """Label names are the third positional argument everywhere, as in
+    ``prometheus_client``: ``Counter("x_total", "help", ["a", "b"])``."""
+    c = Counter("x_total", "Help.", ["a", "b"])
+    assert c.labelnames == ("a", "b")
+    assert Gauge("g", "Help.", ("a",)).labelnames == ("a",)
+    assert Histogram("h", "Help.", ["a"], buckets=(1,)).labelnames == ("a",)
+    made = registry.counter("x_total", "Help.", ["a", "b"])
+    assert registry.counter("x_total", "Help.", labelnames=["a", "b"]) is made
+    made.labels("1", "2").inc()
+    assert 'x_total{a="1",b="2"} 1' in registry.export_prometheus()
+    with pytest.raises(TypeError, match="not the str"):
+        Counter("y_total", "Help.", "ab")
+
+
+def test_registry_argument_registers_on_construction(registry: MetricsRegistry) -> None:
+    """``Counter(..., registry=r)`` is registered in ``r`` when built (no empty page), with
+    the registry's naming rules; a second one with the same name is a clash, not a
+    get-or-create."""
+    c = Counter("jobs_total", "Jobs.", registry=registry)
+    c.inc()
+    assert registry.get("jobs_total") is c
+    assert "jobs_total 1" in registry.export_prometheus()
+    with pytest.raises(RegistrationError, match="already used"):
+        Counter("jobs_total", "Jobs.", registry=registry)
+    with pytest.raises(ValueError, match="invalid metric name"):
+        Gauge("a.b", "Dotted.", registry=registry)
+    Gauge("a.b", "Dotted.", registry=MetricsRegistry(utf8_names=True))
+
+
+def test_registry_methods_take_no_registry_argument(registry: MetricsRegistry) -> None:
+    """``registry.counter(..., registry=other)`` would be ambiguous: refused."""
+    with pytest.raises(TypeError, match="no registry= argument"):
+        registry.counter("x_total", "X.", registry=MetricsRegistry())  # type: ignore[call-arg]
+
+
+def test_errors_module() -> None:
+    """Every deliberate exception lives in ``tachikoma_metrics.errors``, is re-exported at
+    the top level, and subclasses what callers catch today."""
+    import tachikoma_metrics
+    from tachikoma_metrics import errors
+
+    assert issubclass(errors.RegistrationError, ValueError)
+    assert issubclass(errors.ExpositionError, ValueError)
+    assert issubclass(errors.PushError, RuntimeError)
+    for name in ("ExpositionError", "PushError", "RegistrationError"):
+        assert getattr(tachikoma_metrics, name) is getattr(errors, name)

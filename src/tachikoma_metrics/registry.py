@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
+from . import storage as _storage
 from ._names import check_label_names, check_metric_name
 from .errors import RegistrationError
 from .exposition._escaping import UNDERSCORES
@@ -26,7 +27,7 @@ from .exposition.text import encode_text
 from .instruments import Counter, Gauge, Histogram
 from .instruments._family import Family
 from .model import MetricFamily, exposed_names
-from .storage import MEMORY, Storage
+from .storage import Storage
 
 logger = logging.getLogger("tachikoma_metrics")
 
@@ -153,7 +154,7 @@ class MetricsRegistry:
         default keeps them in process memory)."""
         self.utf8_names = utf8_names
         self.created_series = created_series
-        self.storage = storage if storage is not None else MEMORY
+        self.storage = storage if storage is not None else _storage.MEMORY
         self._builder = _Builder(self.storage, utf8_names)
         self._lock = threading.Lock()
         self._entries: tuple[_Entry, ...] = ()  # replaced, never mutated: read without a lock
@@ -282,7 +283,7 @@ class MetricsRegistry:
             except Exception as error:  # one collector must never break the export
                 self._collector_failed(entry.collector, error)
                 continue
-            if wanted is not None and described is None:
+            if wanted is not None:
                 families = [
                     f for f in families if not wanted.isdisjoint(exposed_names(f.name, f.type))
                 ]

@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+from .. import storage as _storage
 from .._names import check_label_names, check_metric_name, check_unit
 from ..model import MetricFamily, MetricType, SeriesLabels
-from ..storage import MEMORY, Storage, compose
+from ..storage import Storage, compose
 from ..values import Cell
 
 
@@ -150,7 +151,7 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
     _cell: ClassVar[type[Cell]]
 
     def __new__(cls, *args: Any, registry: Registrar | None = None, **options: Any) -> Any:
-        storage = registry.storage if registry is not None else MEMORY
+        storage = registry.storage if registry is not None else _storage.MEMORY
         cell = storage.cell_class(cls._default_cell(options))
         concrete = compose(cls, cell, slots=False)
         family = object.__new__(concrete)
