@@ -25,3 +25,14 @@ def test_quickstart_runs_and_exports_what_it_recorded() -> None:
     assert "tachikoma_active_missions 3\n" in text
     assert 'tachikoma_api_calls_total{provider="anthropic",status="ok"} 2\n' in text
     assert 'tachikoma_api_call_seconds_count{provider="anthropic"} 1\n' in text
+
+
+def test_collector_example_registers_and_exports() -> None:
+    """The README's custom collector example works as written."""
+    import tachikoma_metrics as metrics
+
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    example = next(block for block in blocks if "def collect(self)" in block)
+    registry = metrics.MetricsRegistry()
+    exec(compile(example, "README.md", "exec"), {"metrics": metrics, "reg": registry})
+    assert 'queue_depth{queue="default"} 42\n' in registry.export_prometheus()
