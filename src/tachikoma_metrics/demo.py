@@ -1,9 +1,10 @@
 """A simulated Tachikoma workload, recorded with the library itself.
 
 A mission is active from the moment it starts until it completes or fails, so
-``started == completed + failed + active`` holds for the mission metrics at all times:
-the active gauge moves with ``inc()`` and ``dec()`` as missions start and end, never from a
-count kept elsewhere.
+``started == completed + failed + active`` holds at every scrape: the active gauge moves
+with ``inc()`` and ``dec()`` as missions start and end (never from a count kept
+elsewhere), and the four mission metrics are exported by one collector that snapshots
+them together, so a scrape never sees a mission half started or half ended.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import threading
 from . import _global as metrics
 from . import names
 from ._version import __version__
+from .instruments import Counter, Gauge
+from .model import MetricFamily
+from .registry import MetricsRegistry
 
 PROG = "python -m tachikoma_metrics"
 PROVIDERS = ("anthropic", "openai", "local")
@@ -29,19 +33,50 @@ START_UP_END_CHANCE = 0.7
 COMPLETION_CHANCE = 0.85
 
 
-class Workload:
-    """Simulated missions, recorded into the global registry (they record once ``init()``
-    has run). Deterministic for a given ``seed``."""
+class Missions:
+    """The mission counts as one collector: the four families change together under one
+    lock, and ``collect()`` snapshots them under the same lock.
 
-    def __init__(self, seed: int = 28) -> None:
+    A registry collects its collectors one after another while the workload keeps
+    running, so four instruments registered separately could be read mid-update (the
+    gauge before a start, the counter after it). Register this object instead.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started = Counter(names.MISSIONS_STARTED, "Missions started")
+        self.completed = Counter(names.MISSIONS_COMPLETED, "Missions completed successfully")
+        self.failed = Counter(names.MISSIONS_FAILED, "Missions that failed")
+        self.active = Gauge(names.ACTIVE_MISSIONS, "Missions running now")
+        self._families = (self.active, self.completed, self.failed, self.started)
+
+    def start(self) -> None:
+        with self._lock:
+            self.started.inc()
+            self.active.inc()
+
+    def end(self, *, ok: bool) -> None:
+        with self._lock:
+            (self.completed if ok else self.failed).inc()
+            self.active.dec()
+
+    def describe(self) -> list[MetricFamily]:
+        return [d for family in self._families for d in family.describe()]
+
+    def collect(self) -> list[MetricFamily]:
+        with self._lock:
+            return [c for family in self._families for c in family.collect()]
+
+
+class Workload:
+    """Simulated missions, recorded into ``registry`` (the mission counts) and the global
+    facade (model calls, tokens, context). Deterministic for a given ``seed``."""
+
+    def __init__(self, registry: MetricsRegistry, seed: int = 28) -> None:
         self._rng = random.Random(seed)
         self._running = 0  # missions started and not yet ended
-        self.started = metrics.counter(names.MISSIONS_STARTED, "Missions started")
-        self.completed = metrics.counter(
-            names.MISSIONS_COMPLETED, "Missions completed successfully"
-        )
-        self.failed = metrics.counter(names.MISSIONS_FAILED, "Missions that failed")
-        self.active = metrics.gauge(names.ACTIVE_MISSIONS, "Missions running now")
+        self.missions = Missions()
+        registry.register(self.missions)
         self.tokens = metrics.counter(
             names.TOKENS_USED, "Tokens used by model calls", labelnames=("provider",)
         )
@@ -63,8 +98,7 @@ class Workload:
         """Start ``missions`` missions, each making a few model calls."""
         rng = self._rng
         for _ in range(missions):
-            self.started.inc()
-            self.active.inc()
+            self.missions.start()
             self._running += 1
             for _ in range(rng.randint(1, 4)):
                 provider = rng.choice(PROVIDERS)
@@ -78,17 +112,12 @@ class Workload:
         """End each running mission with probability ``chance``: completed or failed."""
         rng = self._rng
         for _ in range(self._running):
-            if rng.random() >= chance:
-                continue
-            if rng.random() < COMPLETION_CHANCE:
-                self.completed.inc()
-            else:
-                self.failed.inc()
-            self.active.dec()
-            self._running -= 1
+            if rng.random() < chance:
+                self.missions.end(ok=rng.random() < COMPLETION_CHANCE)
+                self._running -= 1
 
     def tick(self) -> None:
-        """One simulated second: a new mission starts and some running ones end."""
+        """One simulated step: some running missions end and a new one starts."""
         self.end_some(END_CHANCE)
         self.start(1)
 
@@ -158,8 +187,7 @@ def _address(host: str, port: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m tachikoma_metrics demo``; returns the exit status."""
     args = _parser().parse_args(argv)
-    metrics.init()
-    workload = Workload()
+    workload = Workload(metrics.init())
     workload.start(args.missions)
     workload.end_some(START_UP_END_CHANCE)
     if args.once:
