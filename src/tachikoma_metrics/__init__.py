@@ -14,6 +14,7 @@ from ._global import (
     init,
 )
 from ._version import __version__ as __version__
+from .errors import RegistrationError
 from .exposition._escaping import ExpositionError
 from .exposition.negotiate import Negotiation, negotiate
 from .instruments import (
@@ -35,7 +36,8 @@ from .model import (
     SeriesLabels,
     SummaryValue,
 )
-from .registry import MetricsRegistry
+from .registry import Collector, MetricsRegistry
+from .storage import Storage
 from .transport import (
     MetricsServer,
     PushError,
@@ -48,6 +50,7 @@ from .transport import (
 )
 
 __all__ = [
+    "Collector",
     "Counter",
     "CounterChild",
     "DEFAULT_BUCKETS",
@@ -66,7 +69,9 @@ __all__ = [
     "NativeBuckets",
     "Negotiation",
     "PushError",
+    "RegistrationError",
     "SeriesLabels",
+    "Storage",
     "SummaryValue",
     "counter",
     "delete_from_gateway",
