@@ -13,9 +13,11 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+import tachikoma_metrics
 from prometheus_harness import free_port
 from tachikoma_metrics import MetricsRegistry, PushError, delete_from_gateway, push_to_gateway
 from tachikoma_metrics.transport.push import gateway_url
+from uninitialised import warned_once
 
 GROUP = {"instance": "host/1", "zone": "eu west"}
 JOB = "batch/nightly"
@@ -111,6 +113,26 @@ def test_put_post_and_delete(gateway: str) -> None:
 
     delete_from_gateway(gateway, JOB, GROUP)
     assert pushed(gateway) == {}
+
+
+def test_global_registry_when_none(
+    gateway: str, fresh_facade: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``registry=None`` pushes the global registry: nothing before ``init()`` (the first
+    such push logs one warning saying so), the recorded values after it."""
+    hits = tachikoma_metrics.counter("facade_pushes_total", "Pushes.")
+    hits.inc()
+    try:
+        with warned_once(caplog, "push_to_gateway"):
+            for _ in range(2):
+                push_to_gateway(gateway, JOB, grouping_key=GROUP)
+                assert "facade_pushes_total" not in pushed(gateway)
+        tachikoma_metrics.init()
+        hits.inc(2)
+        push_to_gateway(gateway, JOB, grouping_key=GROUP)
+        assert pushed(gateway)["facade_pushes_total"] == {group_labels(): 2.0}
+    finally:
+        delete_from_gateway(gateway, JOB, GROUP)
 
 
 def test_http_error_says_status_and_message(gateway: str) -> None:

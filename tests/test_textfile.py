@@ -23,6 +23,7 @@ import tachikoma_metrics
 from promtool import check_metrics
 from tachikoma_metrics import MetricsRegistry, write_textfile
 from tachikoma_metrics.transport import textfile as textfile_module
+from uninitialised import warned_once
 
 TIMEOUT = 60.0
 REWRITES = 1_000
@@ -168,13 +169,17 @@ def test_str_and_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert _leftovers(tmp_path, "app.prom") == []
 
 
-def test_global_registry_when_none(tmp_path: Path, fresh_facade: None) -> None:
-    """``registry=None`` writes the global registry: an empty file before ``init()``, the
-    recorded values after it."""
+def test_global_registry_when_none(
+    tmp_path: Path, fresh_facade: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``registry=None`` writes the global registry: an empty file before ``init()`` (the
+    first such write logs one warning saying so), the recorded values after it."""
     target = tmp_path / "app.prom"
     gauge = tachikoma_metrics.gauge("textfile_facade_level", "Level.")
-    write_textfile(target)
-    assert target.read_bytes() == b""
+    with warned_once(caplog, "write_textfile"):
+        for _ in range(2):
+            write_textfile(target)
+            assert target.read_bytes() == b""
     tachikoma_metrics.init()
     gauge.set(5)
     write_textfile(target)

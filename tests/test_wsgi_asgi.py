@@ -46,6 +46,7 @@ from scrape_client import (
 )
 from tachikoma_metrics import MetricsRegistry, make_asgi_app, make_wsgi_app
 from tachikoma_metrics.transport import MetricsEndpoint
+from uninitialised import warned_once
 
 METRIC_NAMES = ("web_requests", "web_queue", "web_latency", "web_filler")
 
@@ -309,10 +310,15 @@ def test_wsgi_mounted_under_a_prefix(wsgi_port: int, recorded: MetricsRegistry) 
     assert fetch(wsgi_port, "/app/other").status == 404
 
 
-def test_wsgi_app_serves_the_global_registry(fresh_facade: None) -> None:
-    """``make_wsgi_app()`` with no registry serves the global one (empty until ``init()``)."""
+def test_wsgi_app_serves_the_global_registry(
+    fresh_facade: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``make_wsgi_app()`` with no registry serves the global one: empty until ``init()``
+    (and the first such scrape logs one warning), the recorded values after it."""
     with wsgi_server(validator(make_wsgi_app())) as bound:
-        assert fetch(bound).body == b""
+        with warned_once(caplog, "make_wsgi_app"):
+            assert fetch(bound).body == b""
+            assert fetch(bound).body == b""
         tachikoma_metrics.init()
         tachikoma_metrics.gauge("facade_level", "Level.").set(3)
         assert read_samples(fetch(bound).body.decode()) == {("facade_level", ()): 3.0}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
@@ -23,6 +24,45 @@ logger = logging.getLogger("tachikoma_metrics")
 ALLOWED_METHODS = ("GET", "HEAD")
 # gzip level 1 compresses exposition text about 8:1 at a fraction of level 9's cost.
 GZIP_LEVEL = 1
+
+
+# Whether the "global registry exported before init()" warning has been logged: once per
+# process, whichever transport trips it first (a server would otherwise log every scrape).
+_uninitialised_lock = threading.Lock()
+_uninitialised_warned = False
+
+
+def global_registry(transport: str) -> MetricsRegistry | None:
+    """The global registry for ``transport`` to export: ``None`` before ``init()``, and
+    then the first call in the process logs one warning, since the export can only be
+    empty."""
+    registry = current_registry()
+    if registry is None:
+        _warn_uninitialised(transport)
+    return registry
+
+
+def _warn_uninitialised(transport: str) -> None:
+    global _uninitialised_warned
+    with _uninitialised_lock:
+        if _uninitialised_warned:
+            return
+        _uninitialised_warned = True
+    logger.warning(
+        "%s is exporting the global registry, but tachikoma_metrics.init() has not been "
+        "called, so it is empty (metrics record nothing until init()). Call "
+        "tachikoma_metrics.init() at start-up, or pass registry= to export a registry of "
+        "your own.",
+        transport,
+    )
+
+
+def _reset_uninitialised_warning() -> None:
+    """Forget that the warning was logged, so the next export before ``init()`` logs it
+    again (for tests)."""
+    global _uninitialised_warned
+    with _uninitialised_lock:
+        _uninitialised_warned = False
 
 
 @dataclass(frozen=True)
@@ -52,15 +92,26 @@ class MetricsEndpoint:
     GET and HEAD only (others get 405), other paths 404. The format is negotiated from
     ``Accept``, gzip applied when ``Accept-Encoding`` allows it, and ``?name[]=x``
     restricts the answer to families exposing those names. Any failure becomes a 500
-    for this request only; nothing raises out of ``handle``.
+    for this request only; nothing raises out of ``handle``. ``transport`` names the
+    caller in the one warning logged when the global registry is served before ``init()``.
     """
 
-    def __init__(self, registry: MetricsRegistry | None = None, *, path: str = "/metrics") -> None:
+    def __init__(
+        self,
+        registry: MetricsRegistry | None = None,
+        *,
+        path: str = "/metrics",
+        transport: str = "MetricsEndpoint",
+    ) -> None:
         self._registry = registry
         self.path = path
+        self.transport = transport
 
     def registry(self) -> MetricsRegistry | None:
-        return self._registry if self._registry is not None else current_registry()
+        """The registry a scrape exports now (the global one is ``None`` before ``init()``)."""
+        if self._registry is not None:
+            return self._registry
+        return global_registry(self.transport)
 
     def handle(
         self, method: str, path: str, query: str, header: Callable[[str], str | None]

@@ -23,7 +23,7 @@ def make_asgi_app(registry: MetricsRegistry | None = None, *, path: str = "/metr
     large registry never blocks the event loop for the length of an export. Lifespan
     events are acknowledged, so the app can also be served on its own.
     """
-    endpoint = MetricsEndpoint(registry, path=path)
+    endpoint = MetricsEndpoint(registry, path=path, transport="make_asgi_app")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

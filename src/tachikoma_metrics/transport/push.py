@@ -8,9 +8,9 @@ import urllib.request
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from .._global import current_registry
 from ..exposition.text import CONTENT_TYPE, encode_text
 from ..registry import MetricsRegistry
+from ._core import global_registry
 
 
 class PushError(RuntimeError):
@@ -68,10 +68,11 @@ def push_to_gateway(
 
     ``PUT`` replaces every metric of the group; ``POST`` replaces only the metrics with the
     names pushed. An HTTP error raises ``PushError``; a network failure raises ``OSError``.
+    The global registry is empty before ``init()``: the first such push logs a warning.
     """
     if method not in ("PUT", "POST"):
         raise ValueError(f"method must be 'PUT' or 'POST', got {method!r}")
-    source = registry if registry is not None else current_registry()
+    source = registry if registry is not None else global_registry("push_to_gateway")
     families = source.collect() if source is not None else []
     body = encode_text(families).encode()
     _request(gateway_url(gateway, job, grouping_key), method, body, timeout)

@@ -201,7 +201,8 @@ def start_http_server(
             context.verify_mode = ssl.CERT_REQUIRED if client_auth_required else ssl.CERT_OPTIONAL
     elif client_cafile is not None or keyfile is not None:
         raise ValueError("keyfile and client_cafile need certfile (TLS)")
-    server = _Server((addr, port), MetricsEndpoint(registry), context, basic_auth)
+    endpoint = MetricsEndpoint(registry, transport="start_http_server")
+    server = _Server((addr, port), endpoint, context, basic_auth)
     thread = threading.Thread(
         target=server.serve_forever, name=f"metrics-server-{server.server_address[1]}"
     )

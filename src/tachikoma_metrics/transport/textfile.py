@@ -6,9 +6,9 @@ import contextlib
 import os
 import tempfile
 
-from .._global import current_registry
 from ..exposition.text import encode_text
 from ..registry import MetricsRegistry
+from ._core import global_registry
 
 
 def write_textfile(path: str | os.PathLike[str], registry: MetricsRegistry | None = None) -> None:
@@ -16,11 +16,12 @@ def write_textfile(path: str | os.PathLike[str], registry: MetricsRegistry | Non
 
     The text goes to a temporary file in the same directory (named so the collector, which
     reads ``*.prom``, ignores it), is flushed to disk, then renamed over ``path``: a reader
-    sees the old file or the new one, never half of either.
+    sees the old file or the new one, never half of either. The global registry is empty
+    before ``init()``: the first such write logs a warning.
     """
     target = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(target))
-    source = registry if registry is not None else current_registry()
+    source = registry if registry is not None else global_registry("write_textfile")
     data = encode_text(source.collect() if source is not None else []).encode()
     fd, temporary = tempfile.mkstemp(
         dir=directory, prefix="." + os.path.basename(target) + ".", suffix=".tmp"

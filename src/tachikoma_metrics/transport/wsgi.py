@@ -18,7 +18,7 @@ def make_wsgi_app(registry: MetricsRegistry | None = None, *, path: str = "/metr
     Mount it where the framework routes ``/metrics``; ``PATH_INFO`` is matched against
     ``path`` (a ``SCRIPT_NAME`` prefix is ignored, as WSGI routing expects).
     """
-    endpoint = MetricsEndpoint(registry, path=path)
+    endpoint = MetricsEndpoint(registry, path=path, transport="make_wsgi_app")
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         def header(name: str) -> str | None:
