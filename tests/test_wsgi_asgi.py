@@ -14,20 +14,19 @@ import contextlib
 import gc
 import gzip
 import itertools
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
-from wsgiref.util import shift_path_info
+from wsgiref.util import setup_testing_defaults, shift_path_info
 from wsgiref.validate import validator
 
 import pytest
-import uvicorn  # a test dependency (pyproject's "test" extra): missing it is an error
 from prometheus_client.parser import text_string_to_metric_families
 
 import tachikoma_metrics
+from app_servers import uvicorn_server
 from scrape_client import (
     ACCEPT_OM,
     ACCEPT_PROTOBUF,
@@ -87,39 +86,6 @@ def wsgi_server(app: Callable[..., Any]) -> Iterator[int]:
     assert [t.name for t in threads_started_since(before)] == []
 
 
-@contextlib.contextmanager
-def uvicorn_server(app: Callable[..., Any], **options: Any) -> Iterator[int]:
-    """Serve ``app`` with uvicorn (lifespan on, plus ``options`` for ``uvicorn.Config``) in
-    a thread of this process, on a socket bound here to a free port; yields the port once
-    uvicorn has started; stops it with ``should_exit`` and joins, and checks no thread (the
-    loop's executor included) is left."""
-    before = set(threading.enumerate())
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    # log_config=None: uvicorn must not install its own stderr handlers in the test
-    # process; its warnings reach pytest's log capture (and the guard) instead.
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", log_config=None, access_log=False, **options
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="test-uvicorn")
-    thread.start()
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while not server.started:
-            assert thread.is_alive(), "uvicorn stopped during start-up"
-            assert time.monotonic() < deadline, "uvicorn did not start in time"
-            time.sleep(0.01)
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(TIMEOUT)
-        sock.close()
-    assert not thread.is_alive(), "uvicorn did not stop in time"
-    assert [t.name for t in threads_started_since(before)] == []
-
-
 # -- the registry -------------------------------------------------------------------------------
 
 FILLER = 200
@@ -173,11 +139,13 @@ def raw_head(port: int, target: str) -> tuple[int, dict[str, str], bytes]:
 
 def _mounted_wsgi(registry: MetricsRegistry) -> Callable[..., Any]:
     """The validated WSGI app at the root, and again mounted under ``/app`` (moved from
-    ``PATH_INFO`` to ``SCRIPT_NAME``, as a WSGI router does)."""
+    ``PATH_INFO`` to ``SCRIPT_NAME``, as a WSGI router does: ``/app`` leaves ``PATH_INFO``
+    empty, ``/app/`` leaves ``/``)."""
     metrics = validator(make_wsgi_app(registry))
 
     def router(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("PATH_INFO", "").startswith("/app/"):
+        path = environ.get("PATH_INFO", "")
+        if path == "/app" or path.startswith("/app/"):
             shift_path_info(environ)
         return metrics(environ, start_response)
 
@@ -303,11 +271,52 @@ def wsgi_port(recorded: MetricsRegistry) -> Iterator[int]:
 
 def test_wsgi_mounted_under_a_prefix(wsgi_port: int, recorded: MetricsRegistry) -> None:
     """Mounted under ``/app`` (``SCRIPT_NAME=/app``, ``PATH_INFO=/metrics``) the WSGI app
-    serves ``/app/metrics`` and 404s ``/app/other``."""
-    reply = fetch(wsgi_port, "/app/metrics")
-    assert reply.status == 200
-    assert reply.body == recorded.export_prometheus().encode()
+    serves ``/app/metrics``, and its mount point ``/app`` and ``/app/`` (``PATH_INFO``
+    empty or ``/``) without a redirect; ``/app/other`` is 404."""
+    for target in ("/app/metrics", "/app", "/app/"):
+        reply = fetch(wsgi_port, target)
+        assert reply.status == 200, target
+        assert reply.body == recorded.export_prometheus().encode()
     assert fetch(wsgi_port, "/app/other").status == 404
+
+
+WSGI_ROUTES = [
+    # (SCRIPT_NAME, PATH_INFO, status): standalone, only PATH_INFO == path is served;
+    # mounted, also the mount point itself ("" or "/")
+    ("", "/metrics", 200),
+    ("", "/", 404),
+    ("", "", 404),
+    ("", "/metrics/", 404),
+    ("/app", "/metrics", 200),
+    ("/app", "", 200),
+    ("/app", "/", 200),
+    ("/app", "/other", 404),
+    ("/metrics", "", 200),
+    ("/metrics", "/", 200),
+    ("/metrics", "/x", 404),
+    ("/metrics", "//", 404),
+]
+
+
+@pytest.mark.parametrize(("script_name", "path_info", "status"), WSGI_ROUTES)
+def test_wsgi_routes(
+    recorded: MetricsRegistry, script_name: str, path_info: str, status: int
+) -> None:
+    """Called directly (under ``wsgiref.validate``), the WSGI app answers ``PATH_INFO`` ==
+    ``/metrics`` and, when mounted (``SCRIPT_NAME`` set), its mount point; 404 otherwise."""
+    environ: dict[str, Any] = {}
+    setup_testing_defaults(environ)
+    environ.update(SCRIPT_NAME=script_name, PATH_INFO=path_info, QUERY_STRING="")
+    started: list[str] = []
+    app = validator(make_wsgi_app(recorded))
+    result = app(environ, lambda status, headers, exc_info=None: started.append(status))
+    try:
+        body = b"".join(result)
+    finally:
+        result.close()  # type: ignore[attr-defined]
+    assert int(started[0].split()[0]) == status
+    if status == 200:
+        assert body == recorded.export_prometheus().encode()
 
 
 def test_wsgi_app_serves_the_global_registry(
@@ -333,28 +342,71 @@ def test_asgi_behind_a_root_path(recorded: MetricsRegistry) -> None:
     ``SCRIPT_NAME`` and uvicorn puts it in front of ``path``, so the app must match the
     path below it, as the WSGI app ignores ``SCRIPT_NAME``."""
     with uvicorn_server(make_asgi_app(recorded), root_path="/app") as bound:
-        reply = fetch(bound, "/metrics")
-        assert reply.status == 200
-        assert reply.body == recorded.export_prometheus().encode()
+        for target in ("/metrics", "/"):  # "/": the proxy's /app/, the mount point
+            reply = fetch(bound, target)
+            assert reply.status == 200, target
+            assert reply.body == recorded.export_prometheus().encode()
         assert fetch(bound, "/other").status == 404
 
 
 def test_asgi_mounted_under_a_prefix(recorded: MetricsRegistry) -> None:
     """Mounted under ``/internal`` by a router that follows the ASGI spec (``root_path``
     gains the prefix, ``path`` stays the full path, as Starlette's ``Mount`` does), the app
-    serves ``/internal/metrics``."""
+    serves ``/internal/metrics``, and its mount point ``/internal`` and ``/internal/``
+    without a redirect."""
     metrics = make_asgi_app(recorded)
 
     async def router(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/internal/"):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == "/internal" or path.startswith("/internal/")):
             scope = {**scope, "root_path": scope.get("root_path", "") + "/internal"}
         await metrics(scope, receive, send)
 
     with uvicorn_server(router) as bound:
-        reply = fetch(bound, "/internal/metrics")
-        assert reply.status == 200
-        assert reply.body == recorded.export_prometheus().encode()
+        for target in ("/internal/metrics", "/internal", "/internal/"):
+            reply = fetch(bound, target)
+            assert reply.status == 200, target
+            assert reply.body == recorded.export_prometheus().encode()
         assert fetch(bound, "/internal/other").status == 404
+
+
+ASGI_ROUTES = [
+    # (root_path, path, status): root_path is stripped from path when path starts with it
+    # (servers following the spec) and left alone otherwise (older ones)
+    ("", "/metrics", 200),
+    ("", "/", 404),
+    ("", "/metrics/", 404),
+    ("/app", "/app/metrics", 200),
+    ("/app", "/app", 200),
+    ("/app", "/app/", 200),
+    ("/app", "/app/other", 404),
+    ("/app", "/metrics", 200),
+    ("/app", "/", 200),
+    ("/metrics", "/metrics", 200),
+    ("/metrics", "/metrics/", 200),
+    ("/metrics", "/metrics/metrics", 200),
+    ("/metrics", "/metrics/x", 404),
+    ("/metrics", "/metrics//", 404),
+]
+
+
+@pytest.mark.parametrize(("root_path", "path", "status"), ASGI_ROUTES)
+def test_asgi_routes(recorded: MetricsRegistry, root_path: str, path: str, status: int) -> None:
+    """Called directly, the ASGI app answers ``/metrics`` below ``root_path`` and, when
+    mounted (``root_path`` set), its mount point; 404 otherwise."""
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": root_path}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(make_asgi_app(recorded)(scope, receive, send))
+    assert sent[0]["status"] == status
+    if status == 200:
+        assert sent[1]["body"] == recorded.export_prometheus().encode()
 
 
 # -- ASGI: the event loop stays free during a large export --------------------------------------

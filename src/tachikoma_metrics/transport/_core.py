@@ -114,10 +114,23 @@ class MetricsEndpoint:
         return global_registry(self.transport)
 
     def handle(
-        self, method: str, path: str, query: str, header: Callable[[str], str | None]
+        self,
+        method: str,
+        path: str,
+        query: str,
+        header: Callable[[str], str | None],
+        *,
+        mounted: bool = False,
     ) -> Response:
-        """Answer one request. ``header(name)`` returns a request header or ``None``."""
+        """Answer one request. ``header(name)`` returns a request header or ``None``.
+
+        ``mounted``: the app sits under a prefix (WSGI ``SCRIPT_NAME``, ASGI ``root_path``)
+        and ``path`` is what remains below it; then ``""`` and ``"/"`` are the mount point
+        itself and are served like ``self.path``.
+        """
         method = method.upper()
+        if mounted and path in ("", "/"):
+            path = self.path
         try:
             response = self._handle(method, path, query, header)
         except Exception:  # the application must never see an exception from a scrape

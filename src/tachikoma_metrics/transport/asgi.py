@@ -22,6 +22,11 @@ def make_asgi_app(registry: MetricsRegistry | None = None, *, path: str = "/metr
     The snapshot and its encoding run in a worker thread (``asyncio.to_thread``), so a
     large registry never blocks the event loop for the length of an export. Lifespan
     events are acknowledged, so the app can also be served on its own.
+
+    ``root_path`` (ASGI's ``SCRIPT_NAME``) is stripped from ``path`` before matching.
+    Mounted by a framework (``root_path`` set, e.g. Starlette's
+    ``Mount("/metrics", app=app)``), the app also answers at its mount point, with or
+    without a trailing slash; it never redirects.
     """
     endpoint = MetricsEndpoint(registry, path=path, transport="make_asgi_app")
 
@@ -42,14 +47,17 @@ def make_asgi_app(registry: MetricsRegistry | None = None, *, path: str = "/metr
         query = scope.get("query_string", b"").decode("latin-1")
         request_path = scope.get("path", "/")
         root = scope.get("root_path", "")
-        if root and request_path.startswith(root):  # mounted under a prefix (SCRIPT_NAME)
-            request_path = request_path[len(root) :] or "/"
+        # Servers and routers that follow the spec put root_path in front of path; older
+        # ones leave path relative to it: either way what remains is the path below it.
+        if root and request_path.startswith(root):
+            request_path = request_path[len(root) :]
         response = await asyncio.to_thread(
             endpoint.handle,
             scope.get("method", "GET"),
             request_path,
             query,
             lambda name: headers.get(name.lower()),
+            mounted=bool(root),
         )
         await send(
             {

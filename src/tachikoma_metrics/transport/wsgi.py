@@ -15,8 +15,10 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 def make_wsgi_app(registry: MetricsRegistry | None = None, *, path: str = "/metrics") -> WSGIApp:
     """A WSGI application serving ``path`` from ``registry`` (the global one if ``None``).
 
-    Mount it where the framework routes ``/metrics``; ``PATH_INFO`` is matched against
-    ``path`` (a ``SCRIPT_NAME`` prefix is ignored, as WSGI routing expects).
+    ``PATH_INFO`` is matched against ``path`` (a ``SCRIPT_NAME`` prefix is ignored, as
+    WSGI routing expects). Mounted by a framework (``SCRIPT_NAME`` set, e.g. werkzeug's
+    ``DispatcherMiddleware({"/metrics": app})``), the app also answers at its mount point,
+    with or without a trailing slash (``PATH_INFO`` ``""`` or ``"/"``); it never redirects.
     """
     endpoint = MetricsEndpoint(registry, path=path, transport="make_wsgi_app")
 
@@ -27,9 +29,10 @@ def make_wsgi_app(registry: MetricsRegistry | None = None, *, path: str = "/metr
 
         response = endpoint.handle(
             environ.get("REQUEST_METHOD", "GET"),
-            environ.get("PATH_INFO", "") or "/",
+            environ.get("PATH_INFO", ""),
             environ.get("QUERY_STRING", ""),
             header,
+            mounted=bool(environ.get("SCRIPT_NAME")),
         )
         start_response(f"{response.status} {response.reason}", response.headers)
         return [response.body]
