@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -16,6 +17,7 @@ import uvicorn
 from prometheus_harness import PrometheusServer, free_port
 from tachikoma_metrics import (
     MetricsRegistry,
+    MetricsServer,
     make_asgi_app,
     make_wsgi_app,
     start_http_server,
@@ -77,8 +79,14 @@ def _asgi_server(registry: MetricsRegistry) -> Iterator[str]:
         thread.join(20)
 
 
+@dataclass
+class Scraped:
+    prometheus: PrometheusServer
+    builtin: MetricsServer
+
+
 @pytest.fixture(scope="module")
-def scraped() -> Iterator[PrometheusServer]:
+def scraped_servers() -> Iterator[Scraped]:
     """One Prometheus scraping the three servers, each serving the same registry."""
     registry = _registry()
     with ExitStack() as stack:
@@ -88,7 +96,13 @@ def scraped() -> Iterator[PrometheusServer]:
             ("wsgi", stack.enter_context(_wsgi_server(registry))),
             ("asgi", stack.enter_context(_asgi_server(registry))),
         ]
-        yield stack.enter_context(PrometheusServer(targets))
+        yield Scraped(stack.enter_context(PrometheusServer(targets)), builtin)
+
+
+@pytest.fixture(scope="module")
+def scraped(scraped_servers: Scraped) -> PrometheusServer:
+    """The Prometheus scraping the three servers."""
+    return scraped_servers.prometheus
 
 
 @pytest.mark.parametrize("job", ["builtin", "wsgi", "asgi"])
@@ -116,3 +130,17 @@ def test_prometheus_stores_what_each_server_serves(scraped: PrometheusServer, jo
     assert float(total[0]["value"][1]) == 5.55
     count = scraped.wait_for(f'app_latency_seconds_count{{job="{job}"}}', lambda r: len(r) == 1)
     assert float(count[0]["value"][1]) == 3.0
+
+
+def test_prometheus_reuses_its_connection_to_the_builtin_server(scraped_servers: Scraped) -> None:
+    """Prometheus keeps its connection to ``start_http_server`` alive between scrapes (one
+    a second here): by the fourth scrape the server has still accepted one connection."""
+    server = scraped_servers.builtin._server
+    deadline = time.monotonic() + 30
+    while server.requests_started < 4:
+        assert time.monotonic() < deadline, (
+            f"{server.requests_started} scrapes in 30 s\n"
+            + scraped_servers.prometheus.describe_targets()
+        )
+        time.sleep(0.1)
+    assert server.connections_accepted == 1

@@ -1,4 +1,8 @@
-"""``start_http_server``: ``/metrics`` from a background thread, with optional TLS and auth."""
+"""``start_http_server``: ``/metrics`` from a background thread, with optional TLS and auth.
+
+HTTP/1.1 with keep-alive: a scraper reuses one connection (one thread here) from scrape to
+scrape, and a connection with no request for ``idle_timeout`` seconds is closed.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,33 @@ import base64
 import binascii
 import contextlib
 import hmac
+import io
+import math
 import socket
 import ssl
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from ..registry import MetricsRegistry
 from ._core import MetricsEndpoint, Response, _plain, logger
 
 # A request that has not arrived whole within this many seconds is dropped, so one slow
-# or stuck client holds one thread for a bounded time and never blocks close().
+# or stuck client holds one thread for a bounded time. It also bounds the wait for the
+# first request of a new connection (a scraper sends it at once).
 REQUEST_TIMEOUT = 10.0
+# A kept-alive connection with no new request for this long is closed. Longer than common
+# scrape intervals (15 s to 1 min), so a scraper's next scrape reuses its connection.
+DEFAULT_IDLE_TIMEOUT = 120.0
+# close() cuts idle connections at once; a request in flight gets this long to finish.
+CLOSE_GRACE = 2.0
+# Nothing here reads a request body, but one left unread would be parsed as the next
+# request on the connection: a body up to this size is read and dropped; a larger one, or
+# one of unknown length (chunked), closes the connection after the answer instead.
+MAX_DROPPED_BODY = 65536
 
 
 class MetricsServer:
@@ -36,12 +53,14 @@ class MetricsServer:
         self.url = f"{scheme}://{host}:{self.port}/metrics"
 
     def close(self) -> None:
-        """Stop the server; idempotent. Connections still open are cut, so an idle or
-        stuck client cannot hold it up."""
+        """Stop the server; idempotent. Idle connections (kept alive, or not yet sent a
+        request) are cut at once; a request in flight is answered (with ``Connection:
+        close``) if it finishes within ``CLOSE_GRACE`` seconds, else cut too. Returns once
+        every connection's thread has ended and the port is free."""
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join()
-        self._server.cut_connections()
+        self._server.stop(CLOSE_GRACE)
         self._server.server_close()  # joins request threads (block_on_close)
 
     def __enter__(self) -> MetricsServer:
@@ -66,13 +85,22 @@ class _Server(ThreadingHTTPServer):
         endpoint: MetricsEndpoint,
         context: ssl.SSLContext | None,
         credentials: tuple[str, str] | None,
+        idle_timeout: float,
     ) -> None:
         self.endpoint = endpoint
         self.context = context
         self.tls = context is not None
         self.credentials = credentials
+        self.idle_timeout = idle_timeout
+        # Open connections, and those of them with a request in flight (from its first
+        # byte to the end of its answer): the others are idle and close() may cut them.
         self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
+        self._busy: set[socket.socket] = set()
+        self.closing = False
+        self._state = threading.Condition()
+        # Totals since start, for tests and debugging: they show connections being reused.
+        self.connections_accepted = 0
+        self.requests_started = 0
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -86,37 +114,103 @@ class _Server(ThreadingHTTPServer):
         return sock, client
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
+        with self._state:
             self._connections.add(request)
+            self.connections_accepted += 1
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
+        with self._state:
             self._connections.discard(request)
+            self._busy.discard(request)
+            self._state.notify_all()
         super().shutdown_request(request)
 
-    def cut_connections(self) -> None:
-        """Wake every request thread still reading from a client, so it ends now."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # already closed by its thread
-                connection.shutdown(socket.SHUT_RDWR)
+    def begin_request(self, connection: socket.socket) -> bool:
+        """A request started arriving on ``connection``; ``False`` once ``stop()`` has
+        begun (the request is not served: the connection closes)."""
+        with self._state:
+            if self.closing:
+                return False
+            self._busy.add(connection)
+            self.requests_started += 1
+            return True
+
+    def end_request(self, connection: socket.socket) -> None:
+        """The request on ``connection`` has been answered (or abandoned)."""
+        with self._state:
+            self._busy.discard(connection)
+            self._state.notify_all()
+
+    def in_flight(self) -> int:
+        """How many connections have a request in flight."""
+        with self._state:
+            return len(self._busy)
+
+    def stop(self, grace: float) -> None:
+        """Cut idle connections now, give requests in flight ``grace`` seconds to be
+        answered, then cut whatever is still open, so every request thread ends."""
+        with self._state:
+            self.closing = True
+            idle = self._connections - self._busy
+        _cut(idle)
+        with self._state:
+            self._state.wait_for(lambda: not self._busy, timeout=grace)
+            rest = list(self._connections)
+        _cut(rest)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("metrics request from %s failed", client_address, exc_info=True)
 
 
+def _cut(connections: Iterable[socket.socket]) -> None:
+    """Shut connections down, waking any thread blocked reading or writing them."""
+    for connection in connections:
+        with contextlib.suppress(OSError):  # already closed by its thread
+            connection.shutdown(socket.SHUT_RDWR)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    protocol_version = "HTTP/1.0"
+    protocol_version = "HTTP/1.1"
     timeout = REQUEST_TIMEOUT
     server_version = "tachikoma-metrics"
+    # The header block and the body are two writes: with Nagle's algorithm the body would
+    # wait for the client's delayed ACK of the headers (tens of ms) on a reused connection.
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         super().setup()
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
+
+    def handle(self) -> None:
+        """Serve requests on this connection until either side closes it: the client, an
+        HTTP/1.0 or ``Connection: close`` request, an idle timeout, or ``close()``."""
+        wait = REQUEST_TIMEOUT  # the client has just connected: the request is due now
+        while self._request_arrives(wait):
+            if not self.server.begin_request(self.connection):
+                return
+            try:
+                self.handle_one_request()
+            finally:
+                self.server.end_request(self.connection)
+            if self.close_connection:
+                return
+            wait = self.server.idle_timeout
+
+    def _request_arrives(self, wait: float) -> bool:
+        """Wait up to ``wait`` seconds for the first byte of the next request; ``False``
+        when the client closed, stayed silent, or ``close()`` cut the connection."""
+        try:
+            self.connection.settimeout(wait)
+            # peek: the byte stays buffered for handle_one_request (a pipelined request
+            # may already be there: then this returns at once)
+            arrived = bool(cast(io.BufferedReader, self.rfile).peek(1))
+            self.connection.settimeout(REQUEST_TIMEOUT)
+        except OSError:  # TimeoutError, or the connection was cut or reset
+            return False
+        return arrived
 
     def __getattr__(self, name: str) -> Any:
         # Every method (GET, HEAD, and POST, TRACE or custom ones, which get 405) reaches
@@ -126,6 +220,11 @@ class _Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _answer(self) -> None:
+        # HTTP/1.0 clients (even with "Connection: keep-alive") get one answer and a close;
+        # so does a request whose body cannot be dropped safely, or one that arrived
+        # while close() runs.
+        if not self._drop_body() or self.request_version != "HTTP/1.1" or self.server.closing:
+            self.close_connection = True
         parts = urlsplit(self.path)
         if not self._authorised():
             response = _plain(
@@ -141,6 +240,28 @@ class _Handler(BaseHTTPRequestHandler):
                 self.command, parts.path, parts.query, self.headers.get
             )
         self._send(response)
+
+    def _drop_body(self) -> bool:
+        """Read and drop the request's body, so the next request on the connection starts
+        where it should; ``False`` when that cannot be done safely (chunked, an invalid,
+        repeated or too large ``Content-Length``): the connection must then close."""
+        if "Transfer-Encoding" in self.headers:
+            return False
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
+            return True
+        length = lengths[0].strip()
+        if len(lengths) > 1 or not (length.isascii() and length.isdigit()):
+            return False
+        remaining = int(length)
+        if remaining > MAX_DROPPED_BODY:
+            return False
+        while remaining:
+            chunk = self.rfile.read(remaining)  # up to REQUEST_TIMEOUT per read
+            if not chunk:
+                return False
+            remaining -= len(chunk)
+        return True
 
     def _authorised(self) -> bool:
         expected = self.server.credentials
@@ -163,6 +284,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(response.status, response.reason)
             for name, value in response.headers:
                 self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             if response.body:
                 self.wfile.write(response.body)
@@ -183,6 +306,7 @@ def start_http_server(
     client_cafile: str | None = None,
     client_auth_required: bool = False,
     basic_auth: tuple[str, str] | None = None,
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
 ) -> MetricsServer:
     """Serve ``/metrics`` on ``addr:port`` (port 0 picks a free port) from a thread.
 
@@ -190,8 +314,12 @@ def start_http_server(
     ``certfile`` (and ``keyfile``) the server speaks TLS; ``client_cafile`` makes it verify
     client certificates against that CA, and ``client_auth_required`` refuses clients
     without one. ``basic_auth=(user, password)`` answers 401 to anyone else.
+    Connections are kept alive (HTTP/1.1) and closed after ``idle_timeout`` seconds
+    without a request (default 120: longer than common scrape intervals).
     Returns a ``MetricsServer``: use ``.port``, ``.url`` and ``.close()`` (or ``with``).
     """
+    if not (isinstance(idle_timeout, (int, float)) and 0 < idle_timeout < math.inf):
+        raise ValueError(f"idle_timeout must be a positive number of seconds, got {idle_timeout!r}")
     context = None
     if certfile is not None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -202,7 +330,7 @@ def start_http_server(
     elif client_cafile is not None or keyfile is not None:
         raise ValueError("keyfile and client_cafile need certfile (TLS)")
     endpoint = MetricsEndpoint(registry, transport="start_http_server")
-    server = _Server((addr, port), endpoint, context, basic_auth)
+    server = _Server((addr, port), endpoint, context, basic_auth, float(idle_timeout))
     thread = threading.Thread(
         target=server.serve_forever, name=f"metrics-server-{server.server_address[1]}"
     )
