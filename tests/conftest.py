@@ -11,6 +11,7 @@ import pytest
 import tachikoma_metrics
 from counting_storage import CountingStorage
 from tachikoma_metrics import _global, storage
+from tachikoma_metrics.transport._core import _reset_uninitialised_warning
 
 # The shared helper modules assert too: pytest rewrites their asserts as it does the tests'.
 pytest.register_assert_rewrite("metrics_proto", "scrape_client")
@@ -59,6 +60,7 @@ def _reset_facade() -> None:
     with _global._lock:
         _global._registry = None
         _global._initialized = False
+    _reset_uninitialised_warning()  # warned once per process: once per test here
 
 
 @pytest.fixture
