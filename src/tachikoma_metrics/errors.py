@@ -10,3 +10,13 @@ from __future__ import annotations
 class RegistrationError(ValueError):
     """A family or collector cannot be registered: one of its names is taken, or the same
     name was asked for with another definition (type, label names, unit or options)."""
+
+
+class PushError(RuntimeError):
+    """The Pushgateway refused a request: ``status`` and the gateway's ``message``."""
+
+    def __init__(self, url: str, status: int, message: str) -> None:
+        super().__init__(f"Pushgateway answered {status} for {url}: {message.strip()}")
+        self.url = url
+        self.status = status
+        self.message = message

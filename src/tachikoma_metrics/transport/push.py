@@ -1,4 +1,4 @@
-"""Pushing to a Prometheus Pushgateway."""
+"""Pushing to a Prometheus Pushgateway (refusals raise ``errors.PushError``)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,10 @@ import urllib.request
 from collections.abc import Mapping
 from urllib.parse import quote
 
+from ..errors import PushError
 from ..exposition.text import CONTENT_TYPE, encode_text
 from ..registry import MetricsRegistry
 from ._core import global_registry
-
-
-class PushError(RuntimeError):
-    """The Pushgateway refused a request: ``status`` and the gateway's ``message``."""
-
-    def __init__(self, url: str, status: int, message: str) -> None:
-        super().__init__(f"Pushgateway answered {status} for {url}: {message.strip()}")
-        self.url = url
-        self.status = status
-        self.message = message
 
 
 def _segment(name: str, value: str) -> str:
