@@ -36,7 +36,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from threading import get_ident
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from .model import Exemplar
 
@@ -112,6 +112,26 @@ def as_float(value: object, what: str = "value") -> float:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise TypeError(f"{what} must be a real number, got {value!r}") from None
+
+
+S = TypeVar("S")
+
+
+def claim(cell: Any, ident: int, new_slot: Callable[[], S]) -> S | None:
+    """Make thread ``ident`` the owner of ``cell``'s inline slot if it has none (returns
+    ``None``: write inline), else return its private slot in ``cell._others``, made with
+    ``new_slot()`` on first use. Taken once per thread and cell, under one lock."""
+    with _claim_lock:
+        if cell._owner == 0 or cell._owner == ident:
+            cell._owner = _idents.setdefault(ident, ident)
+            return None
+        others: dict[int, S] | None = cell._others
+        if others is None:
+            others = cell._others = {}
+        slot = others.get(ident)
+        if slot is None:
+            slot = others[ident] = new_slot()
+        return slot
 
 
 class _Slot:
@@ -201,29 +221,13 @@ class CounterCell(Cell):
             others = self._others
             slot = others.get(ident) if others is not None else None
             if slot is None:
-                slot = self._claim(ident)
+                slot = claim(self, ident, _Slot)
                 if slot is None:
                     self._value += value
                     return
             slot.value += value
             return
         self._value += value
-
-    def _claim(self, ident: int) -> _Slot | None:
-        """Make ``ident`` the owner if there is none (returns None), else give it a slot."""
-        with _claim_lock:
-            if self._owner == 0:
-                self._owner = _idents.setdefault(ident, ident)
-                return None
-            if self._owner == ident:
-                return None
-            others = self._others
-            if others is None:
-                others = self._others = {}
-            slot = others.get(ident)
-            if slot is None:
-                slot = others[ident] = _Slot()
-            return slot
 
     def get(self) -> float:
         """The current total."""
@@ -343,7 +347,7 @@ class GaugeCell(Cell):
             others = self._others
             slot = others.get(ident) if others is not None else None
             if slot is None:
-                slot = self._claim(ident)
+                slot = claim(self, ident, _GaugeSlot)
             if slot is not None:
                 base = self._base
                 if slot.mark is base:
@@ -360,20 +364,6 @@ class GaugeCell(Cell):
             self._mark = None
             self._value = amount
             self._mark = base
-
-    def _claim(self, ident: int) -> _GaugeSlot | None:
-        """Make ``ident`` the owner if there is none (returns None), else give it a slot."""
-        with _claim_lock:
-            if self._owner == 0 or self._owner == ident:
-                self._owner = _idents.setdefault(ident, ident)
-                return None
-            others = self._others
-            if others is None:
-                others = self._others = {}
-            slot = others.get(ident)
-            if slot is None:
-                slot = others[ident] = _GaugeSlot()
-            return slot
 
     def get(self) -> float:
         """The current value: the latest ``set()`` plus the increments made since."""
@@ -572,19 +562,9 @@ class HistogramCell(Cell):
     def _slot_for(self, ident: int) -> list[float]:
         others = self._others
         slot = others.get(ident) if others is not None else None
-        if slot is not None:
-            return slot
-        with _claim_lock:
-            if self._owner == 0 or self._owner == ident:
-                self._owner = _idents.setdefault(ident, ident)
-                return self._counts
-            others = self._others
-            if others is None:
-                others = self._others = {}
-            slot = others.get(ident)
-            if slot is None:
-                slot = others[ident] = _new_slot(self._bounds)
-            return slot
+        if slot is None:
+            slot = claim(self, ident, lambda: _new_slot(self._bounds))
+        return self._counts if slot is None else slot
 
     def read(self) -> tuple[list[int], float, int]:
         """Per-bucket counts (not cumulative), sum and count, each slot read at one instant."""
