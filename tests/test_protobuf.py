@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from metrics_proto import decode_families
+from metrics_proto import decode_families, message_classes
 from tachikoma_metrics import MetricsRegistry
 from tachikoma_metrics.exposition._escaping import ExpositionError
 from tachikoma_metrics.exposition.protobuf import CONTENT_TYPE, encode_protobuf
@@ -692,3 +692,107 @@ def test_families_accept_any_iterable() -> None:
     """``families`` may be a one-shot iterator; the collision check does not consume it."""
     body = encode_protobuf(iter(_dotted()))
     assert [f.name for f in decode_families(body)] == ["my_metric", "http_requests_total"]
+
+
+# -- the label memo (SeriesLabels.encoded_labels) ----------------------------------------------
+
+
+def _label_fields(*pairs: tuple[str, str]) -> bytes:
+    """The ``Metric.label`` fields of ``pairs`` as the official library writes them."""
+    metric = message_classes()["Metric"]()
+    for name, value in pairs:
+        metric.label.add(name=name, value=value)
+    return bytes(metric.SerializeToString(deterministic=True))
+
+
+@pytest.mark.parametrize("created", [True, False])
+def test_registry_series_memoise_their_label_fields(created: bool) -> None:
+    """The first export fills each child's ``encoded_labels`` with exactly its encoded label
+    pairs (sorted by name); the body decodes to the snapshot, and later exports show new
+    values and new series while the memo stays as it was."""
+    registry = MetricsRegistry(created_series=created)
+    family = registry.counter("jobs_total", "Jobs.", labelnames=("queue", "host"))
+    first = family.labels("q1", "h1")
+    first.inc(2)
+    assert first.encoded_labels is None
+    (decoded,) = decode_families(registry.export_protobuf())
+    _assert_family(decoded, registry.collect()[0], created=created)
+    memo = first.encoded_labels
+    assert memo == _label_fields(("host", "h1"), ("queue", "q1"))
+    first.inc(3)
+    family.labels("q2", "h2").inc()
+    (decoded,) = decode_families(registry.export_protobuf())
+    _assert_family(decoded, registry.collect()[0], created=created)
+    assert [m.counter.value for m in decoded.metric] == [5.0, 1.0]
+    assert first.encoded_labels is memo
+
+
+@pytest.mark.parametrize("kind", [MetricType.COUNTER, MetricType.GAUGE, MetricType.HISTOGRAM])
+def test_a_filled_memo_is_reused(kind: MetricType) -> None:
+    """Once filled, the memo is what every later export writes for the series, whatever the
+    scheme (legacy label names are written as they are under all of them): a memo changed by
+    hand shows in the next body, decoded by the official parser."""
+    labels = LabelSet(("x",))
+    histogram = HistogramValue(buckets=((1.0, 1), (math.inf, 1)), sum=0.5, count=1)
+    family = _one(
+        "m",
+        kind,
+        labelnames=("code",),
+        samples=[(labels, 1.0)] if kind is not MetricType.HISTOGRAM else (),
+        histograms=[(labels, histogram)] if kind is MetricType.HISTOGRAM else (),
+        created=[5.0] if kind is MetricType.COUNTER else (),
+    )
+    (decoded,) = decode_families(encode_protobuf([family], escaping="allow-utf-8"))
+    assert [(p.name, p.value) for p in decoded.metric[0].label] == [("code", "x")]
+    assert labels.encoded_labels == _label_fields(("code", "x"))
+    labels.encoded_labels = _label_fields(("code", "from the memo"))
+    for scheme in ("underscores", "dots", "values", "allow-utf-8"):
+        (decoded,) = decode_families(encode_protobuf([family], escaping=scheme))
+        assert [(p.name, p.value) for p in decoded.metric[0].label] == [("code", "from the memo")]
+
+
+# scheme -> the label pairs of one series with label names ("b.x", "a") once escaped
+ESCAPED_PAIRS = {
+    "underscores": [("a", "2"), ("b_x", "1")],
+    "dots": [("a", "2"), ("b_dot_x", "1")],
+    "values": [("U__b_2e_x", "1"), ("a", "2")],
+    "allow-utf-8": [("a", "2"), ("b.x", "1")],
+}
+
+
+@pytest.mark.parametrize("kind", [MetricType.COUNTER, MetricType.GAUGE, MetricType.SUMMARY])
+def test_utf8_label_names_are_encoded_per_scheme_and_never_memoised(kind: MetricType) -> None:
+    """A series whose family has a UTF-8 label name, exported under every scheme in turn (twice
+    round): each body carries the names of its own scheme, so nothing written under one
+    scheme leaks into another, and the memo stays empty."""
+    labels = LabelSet(("1", "2"))
+    summary = SummaryValue(quantiles=((0.5, 1.0),), sum=1.0, count=1)
+    family = _one(
+        "m",
+        kind,
+        labelnames=("b.x", "a"),
+        samples=[(labels, 1.0)] if kind is not MetricType.SUMMARY else (),
+        summaries=[(labels, summary)] if kind is MetricType.SUMMARY else (),
+        created=[5.0] if kind is MetricType.COUNTER else (),
+    )
+    for scheme in [*ESCAPED_PAIRS, *ESCAPED_PAIRS]:
+        (decoded,) = decode_families(encode_protobuf([family], escaping=scheme))
+        assert [(p.name, p.value) for p in decoded.metric[0].label] == ESCAPED_PAIRS[scheme]
+    assert labels.encoded_labels is None
+
+
+@pytest.mark.parametrize("created", [True, False])
+def test_long_label_values_get_multibyte_metric_lengths_on_the_fast_path(created: bool) -> None:
+    """A counter series of 128 bytes or more (its length needs two varint bytes) next to short
+    ones, with and without created times: the memoised fast path frames each correctly."""
+    rows = [("a", 1.0), ("b" * 150, 2.0), ("c" * 20_000, 3.0), ("d", 4.0)]
+    family = _one(
+        "c",
+        MetricType.COUNTER,
+        labelnames=("k",),
+        samples=[(LabelSet((value,)), number) for value, number in rows],
+        created=[1700000000.25 + i for i in range(len(rows))],
+    )
+    for _ in range(2):  # the first export fills the memos, the second reads them
+        (decoded,) = decode_families(encode_protobuf([family], created=created))
+        _assert_family(decoded, family, created=created)

@@ -21,6 +21,11 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 from metrics_proto import read_varint, split_delimited
 from promtool import check_metrics
 from tachikoma_metrics import ExpositionError, MetricsRegistry, negotiate
+from tachikoma_metrics.exposition._prepass import (
+    declared_labelnames,
+    escape_families,
+    label_memos_valid,
+)
 from tachikoma_metrics.model import LabelSet, MetricFamily, MetricType, SummaryValue
 
 SCHEMES = ("underscores", "dots", "values", "allow-utf-8")
@@ -568,3 +573,155 @@ def _protobuf_families(body: bytes) -> list[dict[str, Any]]:
                 )
         families.append(family)
     return families
+
+
+# -- the escaping pre-pass (names escaped once, before any format's writer) ---------------------
+
+
+def _three_kinds_registry() -> MetricsRegistry:
+    registry = MetricsRegistry()
+    registry.counter("jobs_total", "J.", labelnames=("queue",)).labels("a").inc()
+    registry.gauge("depth", "D.").set(3)
+    registry.histogram("wait_seconds", "W.", labelnames=("queue",), buckets=(1.0,)).labels(
+        "a"
+    ).observe(0.5)
+    return registry
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_prepass_hands_back_legacy_families_themselves(scheme: str) -> None:
+    """With legacy names there is nothing to escape under any scheme: the pre-pass returns the
+    very same family objects (no copy, no series touched), and their label memos are usable."""
+    families = _three_kinds_registry().collect()
+    escaped = escape_families(families, scheme)
+    assert len(escaped) == len(families)
+    assert all(out is family for out, family in zip(escaped, families, strict=True))
+    assert all(label_memos_valid(family) for family in escaped)
+
+
+# scheme -> (name, labelnames) of the three UTF-08 families once pre-passed; a counter's name
+# is its written base: escape(name + "_total") minus "_total", as every format writes it.
+PREPASSED = {
+    "underscores": [
+        ("http_server_requests", ()),
+        ("my_dotted_metric", ("code", "error_message")),
+        ("plain_metric", ()),
+    ],
+    "dots": [
+        ("http_dot_server__requests_", ()),
+        ("my_dot_dotted_dot_metric", ("code", "error_dot_message")),
+        ("plain_metric", ()),
+    ],
+    "values": [
+        ("U__http_2e_server__requests_", ()),
+        ("U__my_2e_dotted_2e_metric", ("code", "U__error_2e_message")),
+        ("plain_metric", ()),
+    ],
+}
+
+
+@pytest.mark.parametrize("scheme", ESCAPING_SCHEMES)
+def test_prepass_writes_names_as_each_scheme_escapes_them(scheme: str) -> None:
+    """Under an escaping scheme, families with UTF-8 names come back renamed (metric and label
+    names as written), sharing their series with the snapshot; a family with legacy names
+    comes back as itself. Renamed label names remember their declared names (the text
+    formats sort pairs by them), and their series' label memos are off limits."""
+    families = _utf8_registry().collect()
+    escaped = escape_families(families, scheme)
+    assert [(f.name, f.labelnames) for f in escaped] == PREPASSED[scheme]
+    assert escaped[2] is families[2]
+    for out, family in zip(escaped, families, strict=True):
+        assert out.samples is family.samples
+        assert declared_labelnames(out) == family.labelnames
+    assert label_memos_valid(escaped[0])  # renamed, but has no label names
+    assert not label_memos_valid(escaped[1])
+
+
+def test_prepass_under_allow_utf8_keeps_every_family() -> None:
+    """Under ``allow-utf-8`` names are written as they are (the text writers quote them):
+    every family comes back as itself; memos are off limits where a label name needs
+    quoting."""
+    families = _utf8_registry().collect()
+    escaped = escape_families(families, "allow-utf-8")
+    assert all(out is family for out, family in zip(escaped, families, strict=True))
+    assert [label_memos_valid(f) for f in escaped] == [True, False, True]
+
+
+def _gauge(name: str, labelnames: tuple[str, ...] = ()) -> MetricFamily:
+    values = tuple(str(i) for i in range(len(labelnames)))
+    return MetricFamily(
+        name, MetricType.GAUGE, "h", "", labelnames, samples=[(LabelSet(values), 1.0)]
+    )
+
+
+# scheme -> a legacy name that the UTF-8 name "a.b" is written as
+ESCAPED_AB = {"underscores": "a_b", "dots": "a_dot_b", "values": "U__a_2e_b"}
+
+
+@pytest.mark.parametrize("scheme", ESCAPING_SCHEMES)
+def test_prepass_collisions_under_each_escaping_scheme(scheme: str) -> None:
+    """Under each escaping scheme, ``a.b`` next to the legacy name it escapes to is an
+    ExpositionError naming both, for family names and for label names of one family."""
+    other = ESCAPED_AB[scheme]
+    with pytest.raises(ExpositionError, match=rf"'a\.b' and '{other}'|'{other}' and 'a\.b'"):
+        escape_families([_gauge("a.b"), _gauge(other)], scheme)
+    with pytest.raises(ExpositionError, match="collide once escaped"):
+        escape_families([_gauge("g", ("a.b", other))], scheme)
+    assert len(escape_families([_gauge("a.b"), _gauge("a.b.c")], scheme)) == 2
+
+
+def test_prepass_collisions_under_allow_utf8() -> None:
+    """Under ``allow-utf-8`` nothing is renamed, so only names that really are one collide:
+    a counter ``x`` (written ``x_total``) next to a gauge ``x_total``."""
+    counter = MetricFamily("x", MetricType.COUNTER, "h", "", (), samples=[(LabelSet(()), 1.0)])
+    with pytest.raises(ExpositionError, match="'x_total'"):
+        escape_families([counter, _gauge("x_total")], "allow-utf-8")
+    assert len(escape_families([_gauge("a.b"), _gauge("a_b")], "allow-utf-8")) == 2
+
+
+@pytest.mark.parametrize("encoder", ["text", "openmetrics", "protobuf"])
+def test_unknown_scheme_is_rejected_by_every_encoder(encoder: str) -> None:
+    """The pre-pass checks the scheme once for every format, even when every name is legacy
+    (so nothing would need escaping)."""
+    registry = _three_kinds_registry()
+    export = {
+        "text": registry.export_prometheus,
+        "openmetrics": registry.export_openmetrics,
+        "protobuf": registry.export_protobuf,
+    }[encoder]
+    with pytest.raises(ValueError, match="escaping scheme"):
+        export(escaping="bogus")
+
+
+TEXT_PAIRS = {
+    "underscores": 'g{a_b="x",zeta="y"} 1',
+    "dots": 'g{a_dot_b="x",zeta="y"} 1',
+    "values": 'g{U__a_2e_b="x",zeta="y"} 1',
+    "allow-utf-8": 'g{"a.b"="x",zeta="y"} 1',
+}
+
+
+def test_text_label_memo_is_never_used_for_utf8_label_names() -> None:
+    """One series with a UTF-8 label name, written under every scheme in turn (twice): each
+    body has the pairs of its own scheme, so no rendering is memoised across schemes."""
+    labels = LabelSet(("x", "y"))
+    family = MetricFamily("g", MetricType.GAUGE, "h", "", ("a.b", "zeta"), samples=[(labels, 1.0)])
+    from tachikoma_metrics.exposition.text import encode_text
+
+    for scheme in [*TEXT_PAIRS, *TEXT_PAIRS]:
+        assert encode_text([family], escaping=scheme).splitlines()[-1] == TEXT_PAIRS[scheme]
+    assert labels.rendered_labels is None
+
+
+def test_text_label_memo_is_shared_by_every_scheme_for_legacy_names() -> None:
+    """With legacy label names the rendered pairs are memoised on the series at the first
+    export, whatever its scheme, and reused by the next: changing the memo by hand shows in
+    the next body."""
+    labels = LabelSet(("x",))
+    family = MetricFamily("g.x", MetricType.GAUGE, "h", "", ("code",), samples=[(labels, 1.0)])
+    from tachikoma_metrics.exposition.text import encode_text
+
+    assert encode_text([family], escaping="allow-utf-8").endswith('{"g.x",code="x"} 1\n')
+    assert labels.rendered_labels == 'code="x"'
+    labels.rendered_labels = 'code="memo"'
+    assert encode_text([family], escaping="dots").endswith('g_dot_x{code="memo"} 1\n')

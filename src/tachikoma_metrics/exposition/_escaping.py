@@ -1,4 +1,4 @@
-"""UTF-8 metric and label names on the wire: quoting and the escaping schemes.
+"""Escaping: UTF-8 names under the escaping schemes, and the backslash escapes of text.
 
 Legacy-valid names are written as they are under every scheme (as Go's
 ``EscapeMetricFamily`` does). Other names are quoted when ``allow-utf-8`` was negotiated,
@@ -8,11 +8,10 @@ else rewritten by the scheme asked for: ``underscores``, ``dots`` or ``values``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from functools import lru_cache
 
 from .._names import is_legacy_label_name, is_legacy_metric_name
-from ..model import MetricFamily, MetricType
+from ..model import MetricType
 
 ALLOW_UTF8 = "allow-utf-8"
 UNDERSCORES = "underscores"
@@ -23,6 +22,16 @@ SCHEMES = (ALLOW_UTF8, UNDERSCORES, DOTS, VALUES)
 
 class ExpositionError(ValueError):
     """The snapshot cannot be written in the negotiated format (reported to the scrape)."""
+
+
+def check_scheme(scheme: str) -> None:
+    """Raise ``ValueError`` unless ``scheme`` is one of ``SCHEMES``."""
+    if scheme not in SCHEMES:
+        raise _unknown_scheme(scheme)
+
+
+def _unknown_scheme(scheme: str) -> ValueError:
+    return ValueError(f"unknown escaping scheme {scheme!r}; expected one of {SCHEMES!r}")
 
 
 def _legacy_char(char: str, first: bool, label: bool) -> bool:
@@ -65,63 +74,35 @@ def escape_name(name: str, scheme: str, label: bool = False) -> str:
             else:
                 out.append(f"_{ord(c):x}_")
         return "".join(out)
-    raise ValueError(f"unknown escaping scheme {scheme!r}; expected one of {SCHEMES!r}")
+    raise _unknown_scheme(scheme)
 
 
-def quote(text: str) -> str:
-    r"""``text`` in double quotes, with ``\``, ``"`` and LF escaped."""
-    return '"' + text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"') + '"'
-
-
-def written_metric_name(name: str, scheme: str, kind: MetricType) -> tuple[str, bool]:
-    """The written base name of family ``name`` and whether it must be quoted (only under
-    ``allow-utf-8``). Samples are the base plus their suffix (``_bucket``, ``_total``...).
+def written_base_name(name: str, scheme: str, kind: MetricType) -> str:
+    """The written base name of family ``name``: samples are the base plus their suffix
+    (``_bucket``, ``_total``...). ``allow-utf-8`` keeps the name (writers quote it).
 
     As in Go, where a counter's family name carries ``_total``: a counter's base is
     ``escape(name + "_total")`` minus ``_total``; other types escape ``name``. So every
     format gives a series the name Prometheus derives from the protobuf family name.
     """
-    if scheme == ALLOW_UTF8:
-        return name, not is_legacy_metric_name(name)
     if kind is MetricType.COUNTER:
-        return escape_name(name + "_total", scheme)[: -len("_total")], False
-    return escape_name(name, scheme), False
+        return escape_name(name + "_total", scheme)[: -len("_total")]
+    return escape_name(name, scheme)
 
 
-def written_label_name(name: str, scheme: str) -> str:
-    """The label name to write, quoted if it needs to be."""
-    if scheme == ALLOW_UTF8:
-        return name if is_legacy_label_name(name) else quote(name)
-    return escape_name(name, scheme, label=True)
+def escape_text(text: str, quotes: bool = True) -> str:
+    r"""Escape ``\`` and LF as ``\\`` and ``\n`` and, with ``quotes``, ``"`` as ``\"``;
+    nothing else changes. Label values, quoted names and OpenMetrics HELP escape quotes;
+    text-format HELP does not."""
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    if "\n" in text:
+        text = text.replace("\n", "\\n")
+    if quotes and '"' in text:
+        text = text.replace('"', '\\"')
+    return text
 
 
-_SUFFIXES = {
-    MetricType.COUNTER: ("_total", "_created"),
-    MetricType.HISTOGRAM: ("_bucket", "_sum", "_count", "_created"),
-    MetricType.SUMMARY: ("_sum", "_count", "_created"),
-}
-
-
-def check_collisions(families: Iterable[MetricFamily], scheme: str) -> None:
-    """Raise ``ExpositionError`` if two families, or two label names of one family, would
-    be written under the same name once escaped; never merge them silently."""
-    if scheme == ALLOW_UTF8:
-        return
-    owners: dict[str, str] = {}
-    for family in families:
-        base = written_metric_name(family.name, scheme, family.type)[0]
-        written_names = [base + s for s in ("", *_SUFFIXES.get(family.type, ()))]
-        if not all(is_legacy_label_name(n) for n in family.labelnames):
-            labels = [escape_name(n, scheme, label=True) for n in family.labelnames]
-            if len(set(labels)) != len(labels):
-                raise ExpositionError(
-                    f"label names {family.labelnames!r} of {family.name!r} collide once"
-                    f" escaped with {scheme!r}: {labels!r}"
-                )
-        for written in written_names:
-            other = owners.setdefault(written, family.name)
-            if other != family.name:
-                raise ExpositionError(
-                    f"metrics {other!r} and {family.name!r} would both be written as"
-                    f" {written!r} with escaping {scheme!r}"
-                )
+def quote(text: str) -> str:
+    r"""``text`` in double quotes, with ``\``, ``"`` and LF escaped."""
+    return '"' + escape_text(text) + '"'

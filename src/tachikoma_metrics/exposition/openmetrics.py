@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from itertools import repeat
 
-from ..model import Exemplar, MetricFamily, MetricType, SeriesLabels
-from ._escaping import UNDERSCORES, check_collisions, written_metric_name
+from .._names import is_legacy_metric_name
+from ..model import Exemplar, MetricFamily, MetricType
+from ._escaping import UNDERSCORES, escape_text
 from ._floats import OM_CACHE, format_openmetrics
-from ._labels import escape_label_value, label_renderer, le_head, line_head, shown_name
+from ._lines import (
+    Add,
+    Dialect,
+    Render,
+    histogram_lines,
+    label_renderer,
+    line_head,
+    sample_lines,
+    shown_name,
+    summary_lines,
+)
+from ._prepass import escape_families, label_memos_valid
 
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+CONTENT_TYPE_0_0_1 = "application/openmetrics-text; version=0.0.1; charset=utf-8"
 
 _om_text = OM_CACHE.get
 
@@ -23,20 +36,9 @@ _TYPE_NAMES = {
 }
 
 
-def escape_help(text: str) -> str:
-    r"""HELP escaping in OpenMetrics: ``\``, LF and ``"`` (unlike text 0.0.4)."""
-    if "\\" in text:
-        text = text.replace("\\", "\\\\")
-    if "\n" in text:
-        text = text.replace("\n", "\\n")
-    if '"' in text:
-        text = text.replace('"', '\\"')
-    return text
-
-
 def format_exemplar(exemplar: Exemplar) -> str:
     """`` # {labels} value [timestamp]``, the suffix of a sample line."""
-    pairs = ",".join(f'{n}="{escape_label_value(v)}"' for n, v in exemplar.labels)
+    pairs = ",".join(f'{n}="{escape_text(v)}"' for n, v in exemplar.labels)
     text = f" # {{{pairs}}} {format_openmetrics(exemplar.value)}"
     if exemplar.timestamp is not None:
         text += " " + format_timestamp(exemplar.timestamp)
@@ -51,6 +53,10 @@ def format_timestamp(seconds: float) -> str:
     return text
 
 
+# Integral floats as ``1.0``; exemplars; no _sum/_count where a bound or the sum is negative.
+OPENMETRICS = Dialect(format_openmetrics, _om_text, format_exemplar, False)
+
+
 def encode_openmetrics(
     families: Iterable[MetricFamily], *, escaping: str = UNDERSCORES, created: bool = True
 ) -> str:
@@ -63,29 +69,33 @@ def encode_openmetrics(
     counts as integers. A histogram with a negative bucket bound, or a series whose sum is
     negative, writes no ``_sum``/``_count`` (OpenMetrics allows neither there).
     """
-    families = list(families)
-    check_collisions(families, escaping)
+    return write_openmetrics(escape_families(families, escaping), created)
+
+
+def write_openmetrics(families: Iterable[MetricFamily], created: bool) -> str:
+    """The OpenMetrics body of pre-passed families (``_prepass.escape_families``)."""
     out: list[str] = []
     append = out.append
     for family in families:
-        name, quoted = written_metric_name(family.name, escaping, family.type)
+        name = family.name
+        quoted = not is_legacy_metric_name(name)
         shown = shown_name(name, quoted)
         append(f"# TYPE {shown} {_TYPE_NAMES[family.type]}\n")
         if family.unit:
             append(f"# UNIT {shown} {family.unit}\n")
         if family.help:
-            append(f"# HELP {shown} {escape_help(family.help)}\n")
-        render = label_renderer(family.labelnames, escaping)
+            append(f"# HELP {shown} {escape_text(family.help)}\n")
+        memo = label_memos_valid(family)
+        render = label_renderer(family, memo)
         kind = family.type
         if kind is MetricType.COUNTER:
-            _counter_lines(family, name, quoted, render, created, append)
+            _counter_lines(family, name, quoted, render, memo, created, append)
         elif kind is MetricType.HISTOGRAM:
-            _histogram_lines(family, name, quoted, render, created, append)
+            histogram_lines(family, name, quoted, render, OPENMETRICS, created, append)
         elif kind is MetricType.SUMMARY:
-            _summary_lines(family, name, quoted, render, created, append)
+            summary_lines(family, name, quoted, render, OPENMETRICS, created, append)
         else:
-            for labels, value in family.samples:
-                append(f"{line_head(name, quoted, render(labels))}{format_openmetrics(value)}\n")
+            sample_lines(family, name, quoted, render, memo, OPENMETRICS, append)
     append("# EOF\n")
     return "".join(out)
 
@@ -94,14 +104,15 @@ def _counter_lines(
     family: MetricFamily,
     name: str,
     quoted: bool,
-    render: Callable[[SeriesLabels], str],
+    render: Render,
+    memo: bool,
     created: bool,
-    add: Callable[[str], None],
+    add: Add,
 ) -> None:
     total, made = name + "_total", name + "_created"
     starts: Iterable[float | None] = family.created if created and family.created else repeat(None)
     exemplars: Iterable[Exemplar | None] = family.exemplars or repeat(None)
-    if quoted or not family.labelnames:
+    if quoted or not memo or not family.labelnames:
         for (labels, value), start, exemplar in zip(
             family.samples, starts, exemplars, strict=False
         ):
@@ -116,69 +127,18 @@ def _counter_lines(
     # The common case, once per series per scrape: memos inlined as in the text encoder.
     total_head, made_head = total + "{", made + "{"
     for (labels, value), start, exemplar in zip(family.samples, starts, exemplars, strict=False):
-        memo = labels.rendered_labels
-        if memo is None:
-            memo = render(labels)
+        rendered = labels.rendered_labels
+        if rendered is None:
+            rendered = render(labels)
         text = _om_text(value)
         if text is None:
             text = format_openmetrics(value)
         if exemplar is None:
-            add(f"{total_head}{memo}}} {text}\n")
+            add(f"{total_head}{rendered}}} {text}\n")
         else:
-            add(f"{total_head}{memo}}} {text}{format_exemplar(exemplar)}\n")
+            add(f"{total_head}{rendered}}} {text}{format_exemplar(exemplar)}\n")
         if start is not None:
             stamp = _om_text(start)
             if stamp is None:
                 stamp = format_openmetrics(start)
-            add(f"{made_head}{memo}}} {stamp}\n")
-
-
-def _histogram_lines(
-    family: MetricFamily,
-    name: str,
-    quoted: bool,
-    render: Callable[[SeriesLabels], str],
-    created: bool,
-    add: Callable[[str], None],
-) -> None:
-    bucket, total, count, made = (name + s for s in ("_bucket", "_sum", "_count", "_created"))
-    for labels, value in family.histograms:
-        pairs = render(labels)
-        bucket_head = le_head(bucket, quoted, pairs)
-        exemplars: Iterable[Exemplar | None] = value.exemplars or repeat(None)
-        negative_bound = False
-        for (bound, cumulative), exemplar in zip(value.buckets, exemplars, strict=False):
-            le = format_openmetrics(bound)  # memoised
-            negative_bound = negative_bound or bound < 0
-            suffix = format_exemplar(exemplar) if exemplar is not None else ""
-            add(f'{bucket_head}{le}"}} {cumulative}{suffix}\n')
-        if not negative_bound and value.sum >= 0:
-            add(
-                f"{line_head(total, quoted, pairs)}{format_openmetrics(value.sum)}\n"
-                f"{line_head(count, quoted, pairs)}{value.count}\n"
-            )
-        if created and value.created is not None:
-            add(f"{line_head(made, quoted, pairs)}{format_openmetrics(value.created)}\n")
-
-
-def _summary_lines(
-    family: MetricFamily,
-    name: str,
-    quoted: bool,
-    render: Callable[[SeriesLabels], str],
-    created: bool,
-    add: Callable[[str], None],
-) -> None:
-    total, count, made = (name + s for s in ("_sum", "_count", "_created"))
-    for labels, value in family.summaries:
-        pairs = render(labels)
-        for quantile, estimate in value.quantiles:
-            q = f'quantile="{format_openmetrics(quantile)}"'
-            head = line_head(name, quoted, pairs + "," + q if pairs else q)
-            add(f"{head}{format_openmetrics(estimate)}\n")
-        add(
-            f"{line_head(total, quoted, pairs)}{format_openmetrics(value.sum)}\n"
-            f"{line_head(count, quoted, pairs)}{value.count}\n"
-        )
-        if created and value.created is not None:
-            add(f"{line_head(made, quoted, pairs)}{format_openmetrics(value.created)}\n")
+            add(f"{made_head}{rendered}}} {stamp}\n")

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from ..model import MetricFamily, MetricType, SeriesLabels
-from ._escaping import UNDERSCORES, check_collisions, written_metric_name
-from ._floats import _CACHE, format_go, format_openmetrics
-from ._labels import label_renderer, le_head, line_head, shown_name
+from .._names import is_legacy_metric_name
+from ..model import MetricFamily, MetricType
+from ._escaping import UNDERSCORES, escape_text
+from ._floats import _CACHE, format_go
+from ._lines import (
+    Dialect,
+    histogram_lines,
+    label_renderer,
+    sample_lines,
+    shown_name,
+    summary_lines,
+)
+from ._prepass import escape_families, label_memos_valid
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CONTENT_TYPE_1_0_0 = "text/plain; version=1.0.0; charset=utf-8"
@@ -20,16 +29,8 @@ _TYPE_NAMES = {
     MetricType.UNKNOWN: "untyped",
 }
 
-_value_text = _CACHE.get
-
-
-def escape_help(text: str) -> str:
-    r"""HELP escaping in text: ``\`` and LF only (double quotes stay as they are)."""
-    if "\\" in text:
-        text = text.replace("\\", "\\\\")
-    if "\n" in text:
-        text = text.replace("\n", "\\n")
-    return text
+# Go's float form; no exemplars; _sum and _count always.
+TEXT = Dialect(format_go, _CACHE.get, None, True)
 
 
 def encode_text(families: Iterable[MetricFamily], *, escaping: str = UNDERSCORES) -> str:
@@ -43,74 +44,29 @@ def encode_text(families: Iterable[MetricFamily], *, escaping: str = UNDERSCORES
     ``allow-utf-8`` and escaped under the other schemes; two names that would collide
     raise ``ExpositionError``. No ``_created`` series: text has no place for them.
     """
-    families = list(families)
-    check_collisions(families, escaping)
+    return write_text(escape_families(families, escaping))
+
+
+def write_text(families: Iterable[MetricFamily]) -> str:
+    """The text body of pre-passed families (``_prepass.escape_families``)."""
     out: list[str] = []
     append = out.append
     for family in families:
         kind = family.type
-        base, quoted = written_metric_name(family.name, escaping, kind)
+        base = family.name
+        quoted = not is_legacy_metric_name(base)
         name = base + "_total" if kind is MetricType.COUNTER else base
         shown = shown_name(name, quoted)
-        append(f"# HELP {shown} {escape_help(family.help)}\n# TYPE {shown} {_TYPE_NAMES[kind]}\n")
-        render = label_renderer(family.labelnames, escaping)
+        append(
+            f"# HELP {shown} {escape_text(family.help, quotes=False)}\n"
+            f"# TYPE {shown} {_TYPE_NAMES[kind]}\n"
+        )
+        memo = label_memos_valid(family)
+        render = label_renderer(family, memo)
         if kind is MetricType.HISTOGRAM:
-            _histogram_lines(family, base, quoted, render, append)
+            histogram_lines(family, base, quoted, render, TEXT, False, append)
         elif kind is MetricType.SUMMARY:
-            _summary_lines(family, base, quoted, render, append)
-        elif family.labelnames and not quoted:
-            head = name + "{"
-            for labels, value in family.samples:
-                # Both memos are inlined: this loop runs once per series per scrape.
-                pairs = labels.rendered_labels
-                if pairs is None:
-                    pairs = render(labels)
-                text = _value_text(value)
-                if text is None:
-                    text = format_go(value)
-                append(f"{head}{pairs}}} {text}\n")
+            summary_lines(family, base, quoted, render, TEXT, False, append)
         else:
-            for labels, value in family.samples:
-                append(f"{line_head(name, quoted, render(labels))}{format_go(value)}\n")
+            sample_lines(family, name, quoted, render, memo, TEXT, append)
     return "".join(out)
-
-
-def _histogram_lines(
-    family: MetricFamily,
-    name: str,
-    quoted: bool,
-    render: Callable[[SeriesLabels], str],
-    add: Callable[[str], None],
-) -> None:
-    bucket, total, count = name + "_bucket", name + "_sum", name + "_count"
-    for labels, value in family.histograms:
-        pairs = render(labels)
-        bucket_head = le_head(bucket, quoted, pairs)
-        for bound, cumulative in value.buckets:
-            le = format_openmetrics(bound)  # memoised
-            add(f'{bucket_head}{le}"}} {cumulative}\n')
-        add(
-            f"{line_head(total, quoted, pairs)}{format_go(value.sum)}\n"
-            f"{line_head(count, quoted, pairs)}{value.count}\n"
-        )
-
-
-def _summary_lines(
-    family: MetricFamily,
-    name: str,
-    quoted: bool,
-    render: Callable[[SeriesLabels], str],
-    add: Callable[[str], None],
-) -> None:
-    total, count = name + "_sum", name + "_count"
-    for labels, value in family.summaries:
-        pairs = render(labels)
-        for quantile, estimate in value.quantiles:
-            q = f'quantile="{format_openmetrics(quantile)}"'
-            add(
-                f"{line_head(name, quoted, pairs + ',' + q if pairs else q)}{format_go(estimate)}\n"
-            )
-        add(
-            f"{line_head(total, quoted, pairs)}{format_go(value.sum)}\n"
-            f"{line_head(count, quoted, pairs)}{value.count}\n"
-        )
