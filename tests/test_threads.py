@@ -1,4 +1,5 @@
-"""Thread safety: no lost update, consistent histogram reads, export during changes."""
+"""Thread safety: no lost update, a final gauge ``set()`` wins, consistent histogram reads,
+export during changes."""
 
 from __future__ import annotations
 
@@ -83,11 +84,22 @@ def test_counter_mixed_amounts_exact(registry: MetricsRegistry) -> None:
 
 
 class _YieldingFloat(float):
-    """A float whose additions run Python code, so the interpreter may switch threads in the
-    middle of a read-modify-write, as a free-threaded build can at any point."""
+    """A float whose additions and subtractions run Python code, so the interpreter may switch
+    threads in the middle of a read-modify-write, as a free-threaded build can at any point.
+
+    ``value += amount`` and ``value -= amount`` with a plain float ``value`` call the reflected
+    method of the subclass; its negation stays a ``_YieldingFloat``, so a decrement written as
+    an increment by ``-amount`` runs Python code too.
+    """
 
     def __radd__(self, other: object) -> float:
         return float(other) + float(self)  # type: ignore[arg-type]
+
+    def __rsub__(self, other: object) -> float:
+        return float(other) - float(self)  # type: ignore[arg-type]
+
+    def __neg__(self) -> _YieldingFloat:
+        return _YieldingFloat(-float(self))
 
 
 def test_counter_exact_when_threads_switch_inside_an_update(registry: MetricsRegistry) -> None:
@@ -152,6 +164,211 @@ def test_labelled_gauge_children_created_concurrently(registry: MetricsRegistry)
     _run_together([work] * THREADS)
     for key in range(10):
         assert family.labels(str(key)).get() == 2 * THREADS * (OPS // 2) // 10
+
+
+def test_gauge_inc_dec_exact_when_threads_switch_inside_an_update(
+    registry: MetricsRegistry,
+) -> None:
+    """8 threads each adding and subtracting their own amounts (a float subclass whose
+    arithmetic runs Python code) on one unlabelled gauge end with the exact total."""
+    g = registry.gauge("level", "Level.")
+
+    def work_for(thread: int) -> Callable[[], None]:
+        up = _YieldingFloat(thread + 1.5)
+        down = _YieldingFloat(0.25)
+
+        def work() -> None:
+            for _ in range(OPS // 2):
+                g.inc(up)
+                g.dec(down)
+
+        return work
+
+    _run_together([work_for(n) for n in range(THREADS)])
+    # every amount is a multiple of 0.25 and every partial sum is far below 2**50: exact
+    assert g.get() == (OPS // 2) * sum(n + 1.5 - 0.25 for n in range(THREADS))
+
+
+def test_gauge_default_inc_dec_exact(registry: MetricsRegistry) -> None:
+    """``inc()`` and ``dec()`` with their default amount from 8 threads: 3 up, 1 down each."""
+    g = registry.gauge("level", "Level.")
+
+    def work() -> None:
+        inc, dec = g.inc, g.dec
+        for _ in range(OPS // 4):
+            inc()
+            dec()
+            inc()
+            inc()
+
+    _run_together([work] * THREADS)
+    assert g.get() == 2 * THREADS * (OPS // 4)
+
+
+def test_shared_labelled_gauge_child_exact(registry: MetricsRegistry) -> None:
+    """8 threads writing one child of a labelled gauge, half through a held child and half
+    through ``labels()`` on every call, end with the exact total on that child only."""
+    family: Gauge = registry.gauge("level", "Level.", labelnames=("slot",))
+    other = family.labels("other")
+    other.set(5)
+
+    def work_for(thread: int) -> Callable[[], None]:
+        up = _YieldingFloat(2.0 + thread)
+        down = _YieldingFloat(1.0)
+
+        def held() -> None:
+            child = family.labels("shared")
+            for _ in range(OPS // 2):
+                child.inc(up)
+                child.dec(down)
+
+        def looked_up() -> None:
+            for _ in range(OPS // 2):
+                family.labels("shared").inc(up)
+                family.labels(slot="shared").dec(down)
+
+        return held if thread % 2 else looked_up
+
+    _run_together([work_for(n) for n in range(THREADS)])
+    assert family.labels("shared").get() == (OPS // 2) * sum(1.0 + n for n in range(THREADS))
+    assert other.get() == 5.0
+
+
+def _check_exactly(got: float, want: float) -> None:
+    """``got`` is ``want`` as a float: NaN if NaN, else equal with the same sign (-0.0)."""
+    if math.isnan(want):
+        assert math.isnan(got), got
+    else:
+        assert (got, math.copysign(1.0, got)) == (want, math.copysign(1.0, want))
+
+
+@pytest.mark.parametrize("final", [2.5, 0.0, -0.0, -1e300, math.inf, -math.inf, math.nan], ids=repr)
+def test_gauge_final_set_is_the_value_after_concurrent_writes(
+    registry: MetricsRegistry, final: float
+) -> None:
+    """While 6 threads ``inc``/``dec`` and 2 threads ``set``, nothing fails; once they have all
+    stopped, one more ``set(v)`` reads back exactly ``v`` (NaN as NaN), on an unlabelled
+    gauge and on a child, whoever writes and reads it."""
+    g = registry.gauge("level", "Level.")
+    child = registry.gauge("levels", "Levels.", labelnames=("k",)).labels("x")
+    step = _YieldingFloat(0.5)
+
+    def bump() -> None:
+        for i in range(OPS // 2):
+            for gauge in (g, child):
+                gauge.inc(step)
+                gauge.dec(1 if i % 3 else -7)
+
+    def overwrite() -> None:
+        for i in range(OPS // 4):
+            for gauge in (g, child):
+                gauge.set(float(i % 11) - 5.0)
+                gauge.inc(step)
+
+    _run_together([bump] * 6 + [overwrite] * 2)
+    g.set(final)  # set and read by this thread
+    _check_exactly(g.get(), final)
+    # set by a new thread, read by this one
+    setter = threading.Thread(target=child.set, args=(final,))
+    setter.start()
+    setter.join(TIMEOUT)
+    assert not setter.is_alive()
+    _check_exactly(child.get(), final)
+    # set by this thread, read by a new one
+    g.set(12.0)
+    results: list[float] = []
+    reader = threading.Thread(target=lambda: results.append(g.get()))
+    reader.start()
+    reader.join(TIMEOUT)
+    assert results == [12.0]
+
+
+def test_gauge_set_then_inc_from_other_threads_after_a_barrier(
+    registry: MetricsRegistry,
+) -> None:
+    """Every thread writes first; then one thread ``set``s and, after a barrier, the others
+    ``inc``: the gauge reads the set value in between and ends at exactly the set value plus
+    the increments. What the threads wrote before the ``set`` is gone."""
+    g = registry.gauge("level", "Level.")
+    child = registry.gauge("levels", "Levels.", labelnames=("k",)).labels("x")
+    base = 1000.25
+    after_set: list[tuple[float, float]] = []
+    phase = threading.Barrier(THREADS)
+    one = _YieldingFloat(1.0)
+
+    def work_for(setter: bool) -> Callable[[], None]:
+        def work() -> None:
+            try:
+                for _ in range(OPS // 8):  # +2 a round in whatever storage this thread writes
+                    for gauge in (g, child):
+                        gauge.inc(3)
+                        gauge.dec(one)
+                phase.wait(TIMEOUT)  # every thread has written
+                if setter:
+                    g.set(base)
+                    child.set(-base)
+                    after_set.append((g.get(), child.get()))
+                phase.wait(TIMEOUT)  # the set happens before any increment below
+                if not setter:
+                    for _ in range(OPS // 4):
+                        g.inc(one)
+                        child.inc(one)
+            except BaseException:
+                phase.abort()  # release the others instead of leaving them to time out
+                raise
+
+        return work
+
+    _run_together([work_for(True)] + [work_for(False)] * (THREADS - 1))
+    assert after_set == [(base, -base)]
+    increments = (THREADS - 1) * (OPS // 4)
+    assert g.get() == base + increments
+    assert child.get() == -base + increments
+
+
+def test_gauge_exact_with_32_threads(registry: MetricsRegistry) -> None:
+    """32 threads, more than any fixed number of per-thread slots, writing one gauge and one
+    child at the same time end with exact totals."""
+    threads = 32
+    g = registry.gauge("level", "Level.")
+    child = registry.gauge("levels", "Levels.", labelnames=("k",)).labels("x")
+    up = _YieldingFloat(1.5)
+
+    def work() -> None:
+        for _ in range(OPS // 16):
+            g.inc(up)
+            g.dec()
+            child.dec(up)
+
+    _run_together([work] * threads)
+    assert g.get() == 0.5 * threads * (OPS // 16)
+    assert child.get() == -1.5 * threads * (OPS // 16)
+
+
+def test_gauge_exact_across_waves_of_short_lived_threads(registry: MetricsRegistry) -> None:
+    """8 waves of 8 short-lived threads (thread ids get reused once a thread has exited) write
+    one gauge; after every wave the gauge holds exactly the running total, and a ``set`` in the
+    middle starts the count again from the set value."""
+    waves = 8
+    g = registry.gauge("level", "Level.")
+    half = _YieldingFloat(0.5)
+    expected = 0.0
+    for wave in range(waves):
+        if wave == waves // 2:
+            g.set(-3.0)
+            expected = -3.0
+
+        def work_for(thread: int, wave: int = wave) -> Callable[[], None]:
+            def work() -> None:
+                for _ in range(200):
+                    g.inc(thread + wave)
+                    g.dec(half)
+
+            return work
+
+        _run_together([work_for(n) for n in range(THREADS)])
+        expected += 200 * sum(n + wave - 0.5 for n in range(THREADS))
+        assert g.get() == expected, wave
 
 
 def test_histogram_has_no_lost_observation(registry: MetricsRegistry) -> None:
