@@ -23,6 +23,15 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from metrics_proto import decode_families
 from tachikoma_metrics import MetricsRegistry, negotiate
+from tachikoma_metrics.exposition import (
+    FORMATS,
+    Format,
+    encode,
+    encode_openmetrics,
+    encode_protobuf,
+    encode_text,
+    get_format,
+)
 
 TEXT_004 = "text/plain; version=0.0.4; charset=utf-8"
 TEXT_100 = "text/plain; version=1.0.0; charset=utf-8; escaping={}"
@@ -443,3 +452,99 @@ def test_compression_is_independent_of_format() -> None:
     assert plain.format == zipped.format == "protobuf"
     assert plain.content_type == zipped.content_type
     assert (plain.compression, zipped.compression) == (None, "gzip")
+
+
+# -- the format table ----------------------------------------------------------------------------
+
+SCHEMES = ("underscores", "dots", "values", "allow-utf-8")
+
+# key -> exact Content-Type ({} is the scheme, where the version defines escaping=)
+CONTENT_TYPES = {
+    "text-0.0.4": TEXT_004,
+    "text-1.0.0": TEXT_100,
+    "openmetrics-1.0.0": OM_100,
+    "openmetrics-0.0.1": OM_001,
+    "protobuf": PROTOBUF,
+}
+
+
+def _clause(fmt: Format) -> str:
+    """An Accept clause naming ``fmt`` with every parameter it requires."""
+    params = [f"{name}={next(v for v in allowed if v)}" for name, allowed in fmt.params]
+    return ";".join([fmt.media_type, *params])
+
+
+def test_format_table_has_one_entry_per_format_with_text_0_0_4_first() -> None:
+    """Five formats, each listed once; the first (the answer when nothing matches) is text
+    0.0.4, the one every scraper reads."""
+    assert [fmt.key for fmt in FORMATS] == [
+        "text-0.0.4",
+        "text-1.0.0",
+        "openmetrics-1.0.0",
+        "openmetrics-0.0.1",
+        "protobuf",
+    ]
+    assert all(fmt.content_type.startswith(fmt.media_type + "; ") for fmt in FORMATS)
+    assert [get_format(fmt.key) for fmt in FORMATS] == list(FORMATS)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("fmt", FORMATS, ids=[fmt.key for fmt in FORMATS])
+def test_every_table_entry_is_negotiable_with_its_exact_content_type(
+    fmt: Format, scheme: str
+) -> None:
+    """An Accept clause built from an entry's media type and required parameters selects that
+    entry, with the scheme it asks for (``allow-utf-8`` falls back to ``underscores`` where the
+    version has no ``escaping=``) and the exact Content-Type, ``escaping=`` included where the
+    version defines it."""
+    chosen = negotiate(f"{_clause(fmt)};escaping={scheme}")
+    escaping = "underscores" if scheme == "allow-utf-8" and not fmt.escaping_parameter else scheme
+    assert (chosen.format, chosen.escaping) == (fmt.key, escaping)
+    assert chosen.content_type == CONTENT_TYPES[fmt.key].format(escaping)
+    assert fmt.full_content_type(escaping) == chosen.content_type
+
+
+def _own_encoder(key: str, families: list[Any], escaping: str, created: bool) -> bytes:
+    if key.startswith("text"):
+        return encode_text(families, escaping=escaping).encode()
+    if key.startswith("openmetrics"):
+        return encode_openmetrics(families, escaping=escaping, created=created).encode()
+    return encode_protobuf(families, escaping=escaping, created=created)
+
+
+@pytest.mark.parametrize("created", [True, False])
+@pytest.mark.parametrize("scheme", ["dots", "allow-utf-8"])
+@pytest.mark.parametrize("fmt", FORMATS, ids=[fmt.key for fmt in FORMATS])
+def test_encode_and_negotiated_encoders_write_what_each_encoder_writes(
+    fmt: Format, scheme: str, created: bool
+) -> None:
+    """``encode(key, ...)`` and a negotiation's ``encode`` give the bytes of the format's own
+    encoder, with the scheme the format can carry."""
+    families = _registry().collect()
+    escaping = fmt.scheme(scheme)
+    expected = _own_encoder(fmt.key, families, escaping, created)
+    assert encode(fmt.key, families, escaping=scheme, created=created) == expected
+    assert encode(fmt, families, escaping=scheme, created=created) == expected
+    chosen = negotiate(f"{_clause(fmt)};escaping={scheme}", created=created)
+    assert chosen.encode(families) == expected
+
+
+def test_versions_without_escaping_parameter_never_quote_names() -> None:
+    """Text 0.0.4 and OpenMetrics 0.0.1 cannot carry quoted names: ``encode`` asked for
+    ``allow-utf-8`` writes them escaped with ``underscores``."""
+    families = _registry().collect()
+    text = encode("text-0.0.4", families, escaping="allow-utf-8").decode()
+    assert text == encode_text(families, escaping="underscores")
+    assert '{"' not in text and "http_server_requests_total" in text
+    om = encode("openmetrics-0.0.1", families, escaping="allow-utf-8").decode()
+    assert '{"' not in om and "# TYPE http_server_requests counter" in om
+
+
+def test_unknown_format_or_scheme_is_a_value_error() -> None:
+    """A key not in the table, or a scheme that does not exist, is a ``ValueError``."""
+    with pytest.raises(ValueError, match="unknown format"):
+        encode("text-9.9.9", [])
+    with pytest.raises(ValueError, match="unknown format"):
+        get_format("json")
+    with pytest.raises(ValueError, match="escaping scheme"):
+        encode("openmetrics-1.0.0", [], escaping="bogus")

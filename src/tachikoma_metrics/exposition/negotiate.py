@@ -1,34 +1,43 @@
 """Content negotiation: from ``Accept`` and ``Accept-Encoding`` to an encoder.
 
-The highest-q format we support wins (ties go to the one listed first); ``q=0`` means
-"not this one"; when nothing matches, text 0.0.4. A malformed clause is ignored, never an
-error. The escaping scheme comes from the chosen clause's ``escaping=`` parameter
-(``underscores`` when absent), and is named in the ``Content-Type`` of every format whose
-version defines the parameter (text 1.0.0, OpenMetrics 1.0.0, protobuf).
+Each clause is matched against the format table (``formats.FORMATS``), in table order. The
+highest-q format we support wins (ties go to the clause listed first); ``q=0`` means "not
+this one"; when nothing matches, the table's first format (text 0.0.4). A malformed clause
+is ignored, never an error. The escaping scheme comes from the chosen clause's
+``escaping=`` parameter (``underscores`` when absent), and is named in the ``Content-Type``
+of every format whose version defines the parameter (text 1.0.0, OpenMetrics 1.0.0,
+protobuf); the others get ``underscores`` for ``allow-utf-8``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from ..model import MetricFamily
-from ._escaping import ALLOW_UTF8, SCHEMES, UNDERSCORES
-from .openmetrics import CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE
-from .openmetrics import encode_openmetrics
-from .protobuf import CONTENT_TYPE as PROTOBUF_CONTENT_TYPE
-from .protobuf import encode_protobuf
-from .text import CONTENT_TYPE as TEXT_CONTENT_TYPE
-from .text import CONTENT_TYPE_1_0_0 as TEXT_CONTENT_TYPE_1_0_0
-from .text import encode_text
+from ._escaping import SCHEMES, UNDERSCORES
+from .formats import (
+    DEFAULT,
+    FORMATS,
+    OPENMETRICS_0_0_1,
+    OPENMETRICS_1_0_0,
+    PROTOBUF,
+    TEXT_0_0_4,
+    TEXT_1_0_0,
+    Format,
+    encode,
+)
 
-TEXT_0_0_4 = "text-0.0.4"
-TEXT_1_0_0 = "text-1.0.0"
-OPENMETRICS_0_0_1 = "openmetrics-0.0.1"
-OPENMETRICS_1_0_0 = "openmetrics-1.0.0"
-PROTOBUF = "protobuf"
-
-_PROTOBUF_MESSAGE = "io.prometheus.client.metricfamily"
+__all__ = [
+    "OPENMETRICS_0_0_1",
+    "OPENMETRICS_1_0_0",
+    "PROTOBUF",
+    "TEXT_0_0_4",
+    "TEXT_1_0_0",
+    "Negotiation",
+    "negotiate",
+]
 
 
 @dataclass(frozen=True)
@@ -51,14 +60,13 @@ def negotiate(
     ``created=False`` leaves ``_created`` series and created timestamps out (OpenMetrics,
     protobuf).
     """
-    chosen, escaping = _choose_format(accept or "")
-    if chosen in (TEXT_0_0_4, OPENMETRICS_0_0_1) and escaping == ALLOW_UTF8:
-        escaping = UNDERSCORES  # these versions have no quoted names
+    chosen, asked = _choose_format(accept or "")
+    escaping = chosen.scheme(asked)
     return Negotiation(
-        chosen,
-        _content_type(chosen, escaping),
+        chosen.key,
+        chosen.full_content_type(escaping),
         escaping,
-        _encoder(chosen, escaping, created),
+        partial(encode, chosen, escaping=escaping, created=created),
         "gzip" if _gzip_accepted(accept_encoding or "") else None,
     )
 
@@ -84,64 +92,21 @@ def _clauses(header: str) -> Iterable[tuple[str, dict[str, str], float]]:
         yield media, params, q
 
 
-def _choose_format(accept: str) -> tuple[str, str]:
-    best: tuple[float, str, str] | None = None
+def _choose_format(accept: str) -> tuple[Format, str]:
+    """The highest-q format any clause selects (the first listed on a tie), and the scheme
+    its clause asks for."""
+    best: tuple[float, Format, str] | None = None
     for media, params, q in _clauses(accept):
-        chosen = _match(media, params)
-        if chosen is None or q <= 0.0:
+        if q <= 0.0 or (best is not None and q <= best[0]):
             continue
-        if best is None or q > best[0]:
-            escaping = params.get("escaping", UNDERSCORES)
-            best = (q, chosen, escaping if escaping in SCHEMES else UNDERSCORES)
+        for fmt in FORMATS:
+            if fmt.accepts(media, params):
+                escaping = params.get("escaping", UNDERSCORES)
+                best = (q, fmt, escaping if escaping in SCHEMES else UNDERSCORES)
+                break
     if best is None:
-        return TEXT_0_0_4, UNDERSCORES
+        return DEFAULT, UNDERSCORES
     return best[1], best[2]
-
-
-def _match(media: str, params: dict[str, str]) -> str | None:
-    version = params.get("version")
-    if media == "application/vnd.google.protobuf":
-        if (
-            params.get("proto", "").lower() == _PROTOBUF_MESSAGE
-            and params.get("encoding") == "delimited"
-        ):
-            return PROTOBUF
-        return None
-    if media == "application/openmetrics-text":
-        if version in (None, "1.0.0"):
-            return OPENMETRICS_1_0_0
-        return OPENMETRICS_0_0_1 if version == "0.0.1" else None
-    if media == "text/plain":
-        if version in (None, "0.0.4"):
-            return TEXT_0_0_4
-        return TEXT_1_0_0 if version == "1.0.0" else None
-    if media in ("*/*", "text/*"):
-        return TEXT_0_0_4
-    return None
-
-
-def _content_type(chosen: str, escaping: str) -> str:
-    if chosen == TEXT_0_0_4:
-        return TEXT_CONTENT_TYPE
-    if chosen == TEXT_1_0_0:
-        return f"{TEXT_CONTENT_TYPE_1_0_0}; escaping={escaping}"
-    if chosen == OPENMETRICS_0_0_1:
-        return OPENMETRICS_CONTENT_TYPE.replace("version=1.0.0", "version=0.0.1")
-    if chosen == OPENMETRICS_1_0_0:
-        return f"{OPENMETRICS_CONTENT_TYPE}; escaping={escaping}"
-    return f"{PROTOBUF_CONTENT_TYPE}; escaping={escaping}"
-
-
-def _encoder(
-    chosen: str, escaping: str, created: bool
-) -> Callable[[Iterable[MetricFamily]], bytes]:
-    if chosen in (TEXT_0_0_4, TEXT_1_0_0):
-        return lambda families: encode_text(families, escaping=escaping).encode()
-    if chosen in (OPENMETRICS_0_0_1, OPENMETRICS_1_0_0):
-        return lambda families: encode_openmetrics(
-            families, escaping=escaping, created=created
-        ).encode()
-    return lambda families: encode_protobuf(families, escaping=escaping, created=created)
 
 
 def _gzip_accepted(accept_encoding: str) -> bool:
