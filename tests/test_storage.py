@@ -69,15 +69,24 @@ def test_other_storage_changes_nothing_observable() -> None:
 
 
 def test_default_storage_uses_the_classes_as_written() -> None:
-    """The default storage wraps nothing: an unlabelled counter or gauge is an instance of
-    the very class in ``instruments``, and children declare their cells as slots."""
+    """The default storage wraps nothing: the concrete class of an instrument is its class
+    as written plus the cell's storage slots, no method added; no instance has a dict."""
     registry = MetricsRegistry()
     assert registry.storage is storage.MEMORY
-    assert type(registry.counter("a_total", "A.")) is metrics.Counter
-    assert type(registry.gauge("b", "B.")) is metrics.Gauge
-    child = registry.counter("c_total", "C.", ("x",)).labels("1")
-    assert not hasattr(child, "__dict__")
-    assert isinstance(child, metrics.CounterChild)
+    made = [
+        registry.counter("a_total", "A."),
+        registry.gauge("b", "B."),
+        registry.counter("c_total", "C.", ("x",)).labels("1"),
+        registry.gauge("d", "D.", ("x",)).labels("1"),
+    ]
+    for instrument in made:
+        concrete = type(instrument)
+        assert len(concrete.__bases__) == 1
+        added = {k for k in vars(concrete) if not k.startswith("__")}
+        assert added <= set(concrete.__slots__), added
+        assert not hasattr(instrument, "__dict__")
+    assert isinstance(made[0], metrics.Counter)
+    assert isinstance(made[2], metrics.CounterChild)
 
 
 def test_standalone_and_facade_instruments_take_the_default_storage(

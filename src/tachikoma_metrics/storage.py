@@ -3,10 +3,10 @@
 An instrument class (``Counter``, ``Gauge``, ``Histogram``...) inherits the default,
 in-process cell of its type, so it reads and types as one object. When a family is built,
 its registry's ``Storage`` maps that default cell to the cell it wants, and ``compose``
-makes the concrete class: the instrument class with the chosen cell mixed in, and for
-children the cell's storage attributes declared as slots. The default storage maps every
-cell to itself, so the default instruments are exactly the classes written in
-``instruments/`` (nothing is wrapped and nothing costs more). A multi-process storage
+makes the concrete class: the instrument class with the chosen cell mixed in and the
+cell's storage attributes declared as slots. The default storage maps every cell to
+itself, so the default instruments run exactly the code written in ``instruments/`` and
+``values.py`` (nothing is wrapped and nothing costs more). A multi-process storage
 returns cells backed by shared files; the instrument classes do not change.
 
 A storage's cell must be a subclass of the default cell it replaces: same methods, same
@@ -46,19 +46,17 @@ MEMORY = Storage()
 """The storage every registry and every instrument built on its own uses by default."""
 
 _lock = threading.Lock()
-_composed: dict[tuple[type, type, bool], type] = {}
+_composed: dict[tuple[type, type], type] = {}
 
 
-def compose(base: type[T], cell: type[Cell], *, slots: bool) -> type[T]:
+def compose(base: type[T], cell: type[Cell]) -> type[T]:
     """``base`` (an instrument family or child class) with ``cell`` as its value cell.
 
-    ``slots=True`` (children) declares the cell's ``STORAGE`` attributes as slots, so a
-    child costs no instance dict; families keep theirs in the instance dict. One class per
-    (base, cell, slots), made once and shared.
+    The composed class declares the cell's ``STORAGE`` attributes as slots (families and
+    children have no instance dict), so the same cell code serves both. One class per
+    (base, cell), made once and shared.
     """
-    if not slots and issubclass(base, cell):
-        return base  # nothing to add: the class as written
-    key = (base, cell, slots)
+    key = (base, cell)
     composed = _composed.get(key)
     if composed is not None:
         return composed
@@ -66,14 +64,13 @@ def compose(base: type[T], cell: type[Cell], *, slots: bool) -> type[T]:
         composed = _composed.get(key)
         if composed is None:
             bases: tuple[type, ...] = (base,) if issubclass(base, cell) else (base, cell)
+            declared = {name for klass in base.__mro__ for name in _slots_of(klass)}
             namespace: dict[str, object] = {
+                "__slots__": tuple(n for n in cell.STORAGE if n not in declared),
                 "__module__": base.__module__,
                 "__qualname__": base.__qualname__,
                 "__doc__": base.__doc__,
             }
-            if slots:
-                declared = {name for klass in base.__mro__ for name in _slots_of(klass)}
-                namespace["__slots__"] = tuple(n for n in cell.STORAGE if n not in declared)
             composed = _composed[key] = type(base.__name__, bases, namespace)
         return composed
 

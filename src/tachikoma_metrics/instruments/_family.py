@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from bisect import insort
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -96,8 +96,7 @@ def idle_twin(cls: type) -> type:
                     "__module__": cls.__module__,
                     "__qualname__": cls.__qualname__,
                     "_live": cls,
-                    # Copied rather than inherited: a mixin base without a __dict__ in front
-                    # of a family class would change the instance layout.
+                    # Copied rather than inherited from ``Idle``: one base keeps the layout.
                     **{method: vars(idle)[method] for method in cls.WRITES},  # type: ignore[attr-defined]
                 }
                 twin = _idle_twins[cls] = type(cls.__name__, (cls,), namespace)
@@ -121,6 +120,7 @@ def refusing_twin(cls: type) -> type:
             twin = _refusing_twins.get(cls)
             if twin is None:
                 namespace: dict[str, object] = {
+                    "__slots__": (),
                     "__module__": cls.__module__,
                     "__qualname__": cls.__qualname__,
                     **{method: _refuser(method) for method in cls.WRITES},  # type: ignore[attr-defined]
@@ -139,24 +139,50 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
     storage and is registered nowhere until ``registry.register(family)``.
 
     A family without label names is itself its one series: the concrete class inherits
-    the value cell of its type (keeping its storage in the instance dict), so
+    the value cell of its type (its storage attributes are slots, as a child's), so
     ``counter.inc()`` costs exactly what ``child.inc()`` does. A labelled family's own
     writes raise ``ValueError`` naming the labels, since only ``labels(...)`` picks a
     series.
     """
 
+    # Slots, not an instance dict: a facade family changes class when paused and resumed
+    # (see idle_twin), which would leave a dict keyed for the wrong class and every
+    # attribute read slower for good. Subclasses declare __slots__ too.
+    __slots__ = (
+        "_added",
+        "_child_class",
+        "_children",
+        "_help",
+        "_labelnames",
+        "_lock",
+        "_name",
+        "_order",
+        "_sort_key",
+        "_storage",
+        "_suspended",
+        "_unit",
+        "encoded_labels",
+        "label_values",
+        "rendered_labels",
+    )
     TYPE: ClassVar[MetricType]
     CHILD: ClassVar[type[Any]]
     RESERVED_LABELS: ClassVar[tuple[str, ...]] = ()
-    _cell: ClassVar[type[Cell]]
 
     def __new__(cls, *args: Any, registry: Registrar | None = None, **options: Any) -> Any:
         storage = registry.storage if registry is not None else _storage.MEMORY
         cell = storage.cell_class(cls._default_cell(options))
-        concrete = compose(cls, cell, slots=False)
+        concrete = compose(cls, cell)
+        labelnames = args[2] if len(args) > 2 else options.get("labelnames", ())
+        if not isinstance(labelnames, Collection):
+            # An iterator can be read only once: read it here, and __init__ checks this.
+            labelnames = tuple(labelnames)
+        if labelnames:
+            concrete = refusing_twin(concrete)
         family = object.__new__(concrete)
         family._storage = storage
-        family._child_class = compose(cls.CHILD, cell, slots=True)
+        family._child_class = compose(cls.CHILD, cell)
+        family._labelnames = labelnames  # checked by __init__
         return family
 
     @classmethod
@@ -179,7 +205,8 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         if not isinstance(help, str):
             raise TypeError(f"help for {name!r} must be a str, got {help!r}")
         self._help = help
-        self._labelnames = check_label_names(labelnames, self.RESERVED_LABELS, utf8)
+        # __new__ has read the label names (an iterator can be read only once): check those.
+        self._labelnames = check_label_names(self._labelnames, self.RESERVED_LABELS, utf8)
         self._unit = check_unit(self._name, unit)
         self._init_cell_for_family()
         self._lock = threading.Lock()
@@ -193,13 +220,12 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         self.label_values = ()
         self.rendered_labels = ""
         self.encoded_labels = b""
-        if self._labelnames:
-            self.__class__ = refusing_twin(type(self))
         if registry is not None:
             registry.register(self)
 
     _storage: Storage
     _child_class: type[ChildT]
+    _labelnames: tuple[str, ...]
 
     def _init_cell_for_family(self) -> None:
         """Set up the family's own value cell (its series when it has no labels)."""

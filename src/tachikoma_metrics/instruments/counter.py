@@ -27,6 +27,8 @@ class Counter(Family[CounterChild], CounterCell):
     ``CounterChild``.
     """
 
+    __slots__ = ()
+
     TYPE: ClassVar[MetricType] = MetricType.COUNTER
     CHILD: ClassVar[type[CounterChild]] = CounterChild
 

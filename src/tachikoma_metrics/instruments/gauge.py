@@ -55,6 +55,8 @@ class Gauge(Family[GaugeChild], _GaugeHelpers):
     Unlabelled, the family is its own series, with the methods of ``GaugeChild``.
     """
 
+    __slots__ = ()
+
     TYPE: ClassVar[MetricType] = MetricType.GAUGE
     CHILD: ClassVar[type[GaugeChild]] = GaugeChild
 

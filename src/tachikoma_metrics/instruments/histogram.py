@@ -92,6 +92,7 @@ class Histogram(Family[HistogramChild], _HistogramHelpers):
     ``values.histogram_cell_for``).
     """
 
+    __slots__ = ("_bounds_given", "_slot_bounds")
     TYPE: ClassVar[MetricType] = MetricType.HISTOGRAM
     CHILD: ClassVar[type[HistogramChild]] = HistogramChild
     RESERVED_LABELS: ClassVar[tuple[str, ...]] = ("le",)
