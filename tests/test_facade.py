@@ -285,3 +285,28 @@ def test_positional_labelnames_through_the_facade() -> None:
     assert 'calls_total{provider="x",status="ok"} 1' in text
     assert 'depth{q="a"} 2' in text
     assert 'op_seconds_count{route="/"} 1' in text
+
+
+def test_resumed_handles_are_their_live_classes() -> None:
+    """``init()`` switches every paused family and child back to the very class a live
+    instrument of its registry has (no idle twin left behind), and none has an instance
+    dict (whose attribute reads a class switch would slow down for good)."""
+    paused = [
+        metrics.counter("jobs_total", "Jobs."),
+        metrics.gauge("depth", "Depth."),
+        metrics.histogram("op_seconds", "Op.", buckets=(1,)),
+        metrics.counter("calls_total", "Calls.", ["p"]).labels("a"),
+        metrics.histogram("call_seconds", "Calls.", ["p"], buckets=(1,)).labels("a"),
+    ]
+    assert all(hasattr(type(handle), "_live") for handle in paused)
+    registry = metrics.init()
+    live = [
+        registry.counter("x_total", "X."),
+        registry.gauge("y", "Y."),
+        registry.histogram("z_seconds", "Z.", buckets=(1,)),
+        registry.counter("xl_total", "X.", ["p"]).labels("a"),
+        registry.histogram("zl_seconds", "Z.", ["p"], buckets=(1,)).labels("a"),
+    ]
+    for handle, reference in zip(paused, live, strict=True):
+        assert type(handle) is type(reference)
+        assert not hasattr(handle, "__dict__")
