@@ -223,7 +223,7 @@ class MetricsRegistry:
         if any(entry.collector is collector for entry in self._entries):
             raise RegistrationError(f"{collector!r} is already registered")
         entry = _Entry(collector, names)
-        for name in names or ():
+        for name in sorted(names or ()):  # sorted: the error names the same clash every time
             owner = self._owners.get(name)
             if owner is not None:
                 raise RegistrationError(
