@@ -38,6 +38,7 @@ The contract, where the schema leaves a choice:
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Callable, Iterable, Sequence, Sized
@@ -270,11 +271,20 @@ _HEADS: Final = {
 _UNSET: Final = object()  # a created time no series has
 
 
-class _NumberFields(dict["float | None", tuple[bytes, bytes, int]]):
+_Pack = Callable[..., bytes]
+
+
+@functools.cache  # one per length of a created-timestamp field: at most 18
+def _number_pack(tail: int) -> _Pack:
+    """``struct.pack`` of a number field's head, its value and a ``tail``-byte field."""
+    return struct.Struct(f"<3sd{tail}s").pack
+
+
+class _NumberFields(dict["float | None", tuple[_Pack, bytes, bytes, int]]):
     """Per created time (``None``: none written), a series' number field around its value:
-    ``(head, tail, length)``, where ``head`` runs up to the value's double, ``tail`` is the
-    created-timestamp field after it and ``length`` is the field's whole length. Each is
-    encoded once per call."""
+    ``(pack, head, tail, length)``, where ``head`` runs up to the value's double, ``tail``
+    is the created-timestamp field after it, ``pack(head, value, tail)`` writes the field
+    and ``length`` is its whole length. Each is encoded once per call."""
 
     __slots__ = ("head", "stamps")
 
@@ -283,13 +293,13 @@ class _NumberFields(dict["float | None", tuple[bytes, bytes, int]]):
         self.head = _HEADS.get(kind, _UNTYPED_HEAD)
         self.stamps = _StampFields(b"\x1a")
 
-    def __missing__(self, seconds: float | None) -> tuple[bytes, bytes, int]:
+    def __missing__(self, seconds: float | None) -> tuple[_Pack, bytes, bytes, int]:
         if seconds is None:
-            parts = self[seconds] = (self.head, b"", len(self.head) + 8)
-            return parts
-        tail = self.stamps[seconds]
-        n = 9 + len(tail)  # at most 26 bytes
-        parts = self[seconds] = (b"\x1a" + _SMALL[n] + b"\x09", tail, n + 2)
+            head, tail = self.head, b""
+        else:
+            tail = self.stamps[seconds]
+            head = b"\x1a" + _SMALL[9 + len(tail)] + b"\x09"  # at most 26 bytes
+        parts = self[seconds] = (_number_pack(len(tail)), head, tail, 11 + len(tail))
         return parts
 
 
@@ -315,12 +325,11 @@ def _number_metrics(
         return
     numbers = _NumberFields(family.type)
     frames = _METRIC_FRAMES
-    value_field = _value_field
-    head, tail, n = numbers[None]
+    pack, head, tail, n = numbers[None]
     last: object = _UNSET
     for (series, value), start in zip(samples, starts or repeat(None), strict=False):
         if start is not last:  # series made in the same millisecond share one float object
-            head, tail, n = numbers[start]
+            pack, head, tail, n = numbers[start]
             last = start
         fields = series.encoded_labels
         if fields is None:
@@ -330,8 +339,7 @@ def _number_metrics(
         except IndexError:  # a metric of 128 bytes or more
             out += b"\x22" + _varint(n + len(fields))
         out += fields
-        out += value_field(head, value)
-        out += tail
+        out += pack(head, value, tail)
 
 
 def _any_number_metrics(
