@@ -796,3 +796,22 @@ def test_long_label_values_get_multibyte_metric_lengths_on_the_fast_path(created
     for _ in range(2):  # the first export fills the memos, the second reads them
         (decoded,) = decode_families(encode_protobuf([family], created=created))
         _assert_family(decoded, family, created=created)
+
+
+def test_fast_path_frames_the_longest_created_timestamps() -> None:
+    """Created times at both ends of google.protobuf.Timestamp's range (the year-1 seconds
+    are a ten-byte varint) go through the memoised counter path and decode exactly."""
+    family = _one(
+        "c",
+        MetricType.COUNTER,
+        labelnames=("k",),
+        samples=[(LabelSet(("a",)), 1.0), (LabelSet(("b",)), 2.0)],
+        created=[-62_135_596_799.5, 253_402_300_799.25],
+    )
+    for _ in range(2):
+        (decoded,) = decode_families(encode_protobuf([family]))
+        _assert_family(decoded, family)
+    assert [m.counter.created_timestamp.seconds for m in decoded.metric] == [
+        -62_135_596_800,
+        253_402_300_799,
+    ]

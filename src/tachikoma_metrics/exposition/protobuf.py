@@ -274,7 +274,7 @@ _UNSET: Final = object()  # a created time no series has
 _Pack = Callable[..., bytes]
 
 
-@functools.cache  # one per length of a created-timestamp field: at most 18
+@functools.cache  # one per length of a created-timestamp field: a handful
 def _number_pack(tail: int) -> _Pack:
     """``struct.pack`` of a number field's head, its value and a ``tail``-byte field."""
     return struct.Struct(f"<3sd{tail}s").pack
@@ -298,7 +298,7 @@ class _NumberFields(dict["float | None", tuple[_Pack, bytes, bytes, int]]):
             head, tail = self.head, b""
         else:
             tail = self.stamps[seconds]
-            head = b"\x1a" + _SMALL[9 + len(tail)] + b"\x09"  # at most 26 bytes
+            head = b"\x1a" + _SMALL[9 + len(tail)] + b"\x09"  # the tail has at most 19 bytes
         parts = self[seconds] = (_number_pack(len(tail)), head, tail, 11 + len(tail))
         return parts
 
