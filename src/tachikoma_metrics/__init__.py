@@ -14,9 +14,8 @@ from ._global import (
     init,
 )
 from ._version import __version__ as __version__
-from .errors import RegistrationError
-from .exposition._escaping import ExpositionError
-from .exposition.negotiate import Negotiation, negotiate
+from .errors import ExpositionError, RegistrationError
+from .exposition import Negotiation, negotiate
 from .instruments import (
     DEFAULT_BUCKETS,
     Counter,

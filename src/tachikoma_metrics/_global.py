@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from .exposition._escaping import UNDERSCORES
+from .exposition import UNDERSCORES
 from .instruments import Counter, Gauge, Histogram
 from .instruments._family import Family
 from .registry import MetricsRegistry, describe

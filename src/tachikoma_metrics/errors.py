@@ -7,6 +7,11 @@ Each subclasses the built-in exception callers would otherwise catch (``ValueErr
 from __future__ import annotations
 
 
+class ExpositionError(ValueError):
+    """The snapshot cannot be written in the negotiated format (reported to the scrape as
+    a 500): names that collide once escaped, text that is not valid UTF-8..."""
+
+
 class RegistrationError(ValueError):
     """A family or collector cannot be registered: one of its names is taken, or the same
     name was asked for with another definition (type, label names, unit or options)."""

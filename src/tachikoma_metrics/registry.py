@@ -19,11 +19,14 @@ from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload, runtime
 from . import storage as _storage
 from ._names import check_label_names, check_metric_name
 from .errors import RegistrationError
-from .exposition._escaping import UNDERSCORES
-from .exposition.negotiate import Negotiation, negotiate
-from .exposition.openmetrics import encode_openmetrics
-from .exposition.protobuf import encode_protobuf
-from .exposition.text import encode_text
+from .exposition import (
+    UNDERSCORES,
+    Negotiation,
+    encode_openmetrics,
+    encode_protobuf,
+    encode_text,
+    negotiate,
+)
 from .instruments import Counter, Gauge, Histogram
 from .instruments._family import Family
 from .model import MetricFamily, exposed_names

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .._names import is_legacy_label_name, is_legacy_metric_name
+from ..errors import ExpositionError as ExpositionError
 from ..model import MetricType
 
 ALLOW_UTF8 = "allow-utf-8"
@@ -18,10 +19,6 @@ UNDERSCORES = "underscores"
 DOTS = "dots"
 VALUES = "values"
 SCHEMES = (ALLOW_UTF8, UNDERSCORES, DOTS, VALUES)
-
-
-class ExpositionError(ValueError):
-    """The snapshot cannot be written in the negotiated format (reported to the scrape)."""
 
 
 def check_scheme(scheme: str) -> None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from .._global import current_registry
-from ..exposition._escaping import ExpositionError
-from ..exposition.negotiate import negotiate
+from ..errors import ExpositionError
+from ..exposition import negotiate
 from ..registry import MetricsRegistry
 
 logger = logging.getLogger("tachikoma_metrics")

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from ..errors import PushError
-from ..exposition.text import CONTENT_TYPE, encode_text
+from ..exposition import TEXT_CONTENT_TYPE as CONTENT_TYPE
+from ..exposition import encode_text
 from ..registry import MetricsRegistry
 from ._core import global_registry
 

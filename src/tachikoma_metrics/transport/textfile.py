@@ -6,7 +6,7 @@ import contextlib
 import os
 import tempfile
 
-from ..exposition.text import encode_text
+from ..exposition import encode_text
 from ..registry import MetricsRegistry
 from ._core import global_registry
 
