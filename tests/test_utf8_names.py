@@ -10,6 +10,7 @@ names alone; Prometheus then derives ``_bucket``/``_sum``/``_count`` by appendin
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -20,7 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from metrics_proto import read_varint, split_delimited
 from promtool import check_metrics
-from tachikoma_metrics import ExpositionError, MetricsRegistry, negotiate
+from tachikoma_metrics import ExpositionError, MetricsRegistry, RegistrationError, negotiate
+from tachikoma_metrics.exposition import encode
 from tachikoma_metrics.exposition._prepass import (
     declared_labelnames,
     escape_families,
@@ -73,7 +75,7 @@ def test_utf8_registry_accepts_utf8_names() -> None:
     registry = MetricsRegistry(utf8_names=True)
     registry.gauge("my.metric", "Help.", labelnames=("a.b",)).labels("x").set(3)
     registry.counter("花火", "Fireworks.").inc(2)
-    registry.histogram("label with 😱", "Emoji.", labelnames=("é",), buckets=(1,)).labels(
+    registry.histogram("label with 😱", "Emoji.", labelnames=("né",), buckets=(1,)).labels(
         "v"
     ).observe(0.5)
     assert registry.get("my.metric") is not None
@@ -81,7 +83,7 @@ def test_utf8_registry_accepts_utf8_names() -> None:
     body = registry.export_prometheus(escaping="allow-utf-8")
     assert '{"my.metric","a.b"="x"} 3\n' in body
     assert '{"花火_total"} 2\n' in body
-    assert '{"label with 😱_bucket","é"="v",le="1.0"} 1\n' in body
+    assert '{"label with 😱_bucket","né"="v",le="1.0"} 1\n' in body
 
 
 def test_utf8_registry_still_rejects_reserved_and_empty_names() -> None:
@@ -453,15 +455,22 @@ def _exports(registry: MetricsRegistry, scheme: str) -> dict[str, Any]:
     }
 
 
+_FORMAT_KEYS = {"text": "text-0.0.4", "openmetrics": "openmetrics-1.0.0", "protobuf": "protobuf"}
+
+
+def _gauge_family(name: str, labelnames: tuple[str, ...] = ()) -> MetricFamily:
+    labels = LabelSet(tuple(str(i) for i in range(len(labelnames))))
+    return MetricFamily(name, MetricType.GAUGE, "h", "", labelnames, [(labels, 1.0)])
+
+
 @pytest.mark.parametrize("fmt", ["text", "openmetrics", "protobuf"])
 def test_names_escaping_to_the_same_name_raise(fmt: str) -> None:
     """``a.b`` and ``a_b`` both become ``a_b`` under underscores: every encoder raises
-    ExpositionError naming both, instead of merging them into one series."""
-    registry = MetricsRegistry(utf8_names=True)
-    registry.gauge("a.b", "h").set(1)
-    registry.gauge("a_b", "h").set(2)
+    ExpositionError naming both, instead of merging them into one series. (A registry
+    refuses the second family when it is registered: these are hand-built snapshots.)"""
+    families = [_gauge_family("a.b"), _gauge_family("a_b")]
     with pytest.raises(ExpositionError, match=r"a\.b") as caught:
-        _exports(registry, "underscores")[fmt]()
+        encode(_FORMAT_KEYS[fmt], families, escaping="underscores")
     assert "'a_b'" in str(caught.value)
 
 
@@ -469,44 +478,42 @@ def test_names_escaping_to_the_same_name_raise(fmt: str) -> None:
 def test_counter_escaping_onto_a_gauge_name_raises(fmt: str) -> None:
     """Counter ``a.b`` is written ``a_b_total`` under underscores, which a gauge
     ``a_b_total`` already is: ExpositionError."""
-    registry = MetricsRegistry(utf8_names=True)
-    registry.counter("a.b", "h").inc()
-    registry.gauge("a_b_total", "h").set(2)
+    counter = MetricFamily("a.b", MetricType.COUNTER, "h", "", (), [(LabelSet(()), 1.0)])
     with pytest.raises(ExpositionError):
-        _exports(registry, "underscores")[fmt]()
+        encode(_FORMAT_KEYS[fmt], [counter, _gauge_family("a_b_total")], escaping="underscores")
 
 
 @pytest.mark.parametrize("fmt", ["text", "openmetrics", "protobuf"])
 def test_label_names_escaping_to_the_same_name_raise(fmt: str) -> None:
     """Label names ``a.b`` and ``a_b`` of one family collide under underscores:
     ExpositionError, not a series with a repeated label name (TRICK-11)."""
-    registry = MetricsRegistry(utf8_names=True)
-    registry.gauge("g", "h", labelnames=("a.b", "a_b")).labels("1", "2").set(1)
     with pytest.raises(ExpositionError):
-        _exports(registry, "underscores")[fmt]()
+        encode(_FORMAT_KEYS[fmt], [_gauge_family("g", ("a.b", "a_b"))], escaping="underscores")
 
 
 @pytest.mark.parametrize("scheme", ["allow-utf-8", "dots", "values"])
 def test_names_that_stay_distinct_do_not_raise(scheme: str) -> None:
     """Where the scheme keeps ``a.b`` and ``a_b`` apart (quoted, ``a_dot_b``,
-    ``U__a_2e_b``) both are written, in every format."""
-    registry = MetricsRegistry(utf8_names=True, created_series=False)
-    registry.gauge("a.b", "h").set(1)
-    registry.gauge("a_b", "h").set(2)
-    text = registry.export_prometheus(escaping=scheme)
-    assert "\na_b 2\n" in text
+    ``U__a_2e_b``) both are written, in every format (hand-built snapshots: a registry
+    refuses the pair, since underscores would merge them)."""
+    a_dot_b = MetricFamily("a.b", MetricType.GAUGE, "h", "", (), [(LabelSet(()), 1.0)])
+    a_b = MetricFamily("a_b", MetricType.GAUGE, "h", "", (), [(LabelSet(()), 2.0)])
+    families = [a_b, a_dot_b]
+    text_format = "text-1.0.0" if scheme == "allow-utf-8" else "text-0.0.4"
+    text = encode(text_format, families, escaping=scheme).decode()
+    assert "a_b 2\n" in text
     first = {"allow-utf-8": '{"a.b"} 1', "dots": "a_dot_b 1", "values": "U__a_2e_b 1"}[scheme]
     assert f"\n{first}\n" in text
-    assert len(_protobuf_families(registry.export_protobuf(escaping=scheme))) == 2
-    assert len(list(parse_openmetrics(registry.export_openmetrics(escaping=scheme)))) == 2
+    body = encode("protobuf", families, escaping=scheme, created=False)
+    assert len(_protobuf_families(body)) == 2
+    om = encode("openmetrics-1.0.0", families, escaping=scheme, created=False).decode()
+    assert len(list(parse_openmetrics(om))) == 2
 
 
 def test_collision_is_reported_to_the_scrape_through_negotiation() -> None:
     """A collision surfaces as ExpositionError from the negotiated encoder (legacy
     Prometheus 3 Accept header: OpenMetrics, underscores)."""
-    registry = MetricsRegistry(utf8_names=True)
-    registry.gauge("a.b", "h").set(1)
-    registry.gauge("a_b", "h").set(2)
+    families = [_gauge_family("a.b"), _gauge_family("a_b")]
     chosen = negotiate(
         "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,"
         "application/openmetrics-text;version=0.0.1;q=0.5,"
@@ -514,7 +521,7 @@ def test_collision_is_reported_to_the_scrape_through_negotiation() -> None:
         "text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
     )
     with pytest.raises(ExpositionError):
-        chosen.encode(registry.collect())
+        chosen.encode(families)
 
 
 def test_text_parser_reads_escaped_names() -> None:
@@ -725,3 +732,50 @@ def test_text_label_memo_is_shared_by_every_scheme_for_legacy_names() -> None:
     assert labels.rendered_labels == 'code="x"'
     labels.rendered_labels = 'code="memo"'
     assert encode_text([family], escaping="dots").endswith('g_dot_x{code="memo"} 1\n')
+
+
+@pytest.mark.parametrize(
+    ("labelnames", "message"),
+    [
+        (("a.b", "a_b"), "would both be written 'a_b' when escaped with 'underscores'"),
+        (("x.y", "x_dot_y"), "would both be written 'x_dot_y' when escaped with 'dots'"),
+        (("a-b", "a.b"), "would both be written 'a_b'"),
+        (("é",), "escaped with 'dots' it would be written '__'"),
+        (("ä_x",), "escaped with 'underscores' it would be written '__x'"),
+        (("_a.b",), "escaped with 'dots' it would be written '__a_dot_b'"),
+    ],
+)
+def test_label_names_that_escape_badly_are_refused_at_definition(
+    labelnames: tuple[str, ...], message: str
+) -> None:
+    """Label names that some escaping scheme would write as one name, or as a reserved
+    ``__`` name, are refused where they are defined: accepted, they would fail every
+    scrape asking for that scheme (the whole registry's, not just theirs)."""
+    registry = MetricsRegistry(utf8_names=True)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        registry.gauge("g", "G.", labelnames)
+    assert registry.get("g") is None
+    registry.gauge("ok", "Ok.", ("a.b", "c")).labels("1", "2").set(1)
+    for scheme in SCHEMES:
+        registry.export_prometheus(escaping=scheme)  # every scheme still serves
+
+
+def test_family_names_that_escape_alike_are_refused_at_registration() -> None:
+    """Two families whose names some scheme writes alike (``a.b`` and ``a_b``, a counter
+    ``x.y`` and a gauge ``x_y_total``) are refused when the second is registered, so no
+    scrape of the registry ever fails on them."""
+    registry = MetricsRegistry(utf8_names=True)
+    registry.gauge("a.b", "A.")
+    registry.counter("x.y", "X.")
+    with pytest.raises(RegistrationError, match="would be written 'a_b' with escaping=underscores"):
+        registry.gauge("a_b", "A.")
+    with pytest.raises(RegistrationError, match="'x_y_total' with escaping=underscores"):
+        registry.gauge("x_y_total", "X.")
+    with pytest.raises(RegistrationError, match="with escaping=dots"):
+        registry.gauge("a_dot_b", "A.")
+    for scheme in SCHEMES:
+        for export in (registry.export_prometheus, registry.export_openmetrics):
+            export(escaping=scheme)
+        registry.export_protobuf(escaping=scheme)
+    registry.unregister(registry.get("a.b"))
+    registry.gauge("a_b", "Now free.")

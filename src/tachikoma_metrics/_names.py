@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
+
+from .model import MetricType
 
 _METRIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -78,7 +81,43 @@ def check_label_names(
         if name in seen:
             raise ValueError(f"duplicate label name {name!r} in {names!r}")
         seen.add(name)
+    if utf8 and not all(is_legacy_label_name(name) for name in names):
+        _check_escaped_label_names(names, reserved_set)
     return names
+
+
+def _check_escaped_label_names(names: tuple[str, ...], reserved: frozenset[str]) -> None:
+    """Refuse UTF-8 label names that some escaping scheme would write as one name, as a
+    reserved (``__``) name or as a reserved label: every scrape asking for that scheme
+    would fail, so they are refused where they are defined."""
+    for scheme in (UNDERSCORES, DOTS, VALUES):
+        written: dict[str, str] = {}
+        for name in names:
+            escaped = escape_name(name, scheme, label=True)
+            if escaped != name and (escaped.startswith("__") or escaped in reserved):
+                raise ValueError(
+                    f"invalid label name {name!r}: escaped with {scheme!r} it would be"
+                    f" written {escaped!r}, a reserved name"
+                )
+            other = written.setdefault(escaped, name)
+            if other != name:
+                raise ValueError(
+                    f"label names {other!r} and {name!r} would both be written {escaped!r}"
+                    f" when escaped with {scheme!r}"
+                )
+
+
+def check_text(what: str, text: object) -> str:
+    """Return ``text`` if it is a ``str`` that can be written as UTF-8 (no lone
+    surrogates), else raise ``TypeError``/``ValueError`` naming ``what`` and the value:
+    text is checked where it enters, so it can never break a later scrape."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a str, got {text!r}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} {text!r} is not valid UTF-8 (a lone surrogate?)") from None
+    return text
 
 
 def check_unit(name: str, unit: object) -> str:
@@ -95,3 +134,78 @@ def check_unit(name: str, unit: object) -> str:
     if not name.endswith("_" + unit):
         raise ValueError(f"unit {unit!r} must be a suffix of the metric name {name!r}")
     return unit
+
+
+# -- escaping schemes: how a UTF-8 name is written for a reader that wants legacy names --
+
+ALLOW_UTF8 = "allow-utf-8"
+UNDERSCORES = "underscores"
+DOTS = "dots"
+VALUES = "values"
+SCHEMES = (ALLOW_UTF8, UNDERSCORES, DOTS, VALUES)
+
+
+def check_scheme(scheme: str) -> None:
+    """Raise ``ValueError`` unless ``scheme`` is one of ``SCHEMES``."""
+    if scheme not in SCHEMES:
+        raise _unknown_scheme(scheme)
+
+
+def _unknown_scheme(scheme: str) -> ValueError:
+    return ValueError(f"unknown escaping scheme {scheme!r}; expected one of {SCHEMES!r}")
+
+
+def _legacy_char(char: str, first: bool, label: bool) -> bool:
+    if "a" <= char <= "z" or "A" <= char <= "Z" or char == "_":
+        return True
+    if char == ":":
+        return not label
+    return "0" <= char <= "9" and not first
+
+
+@lru_cache(maxsize=4096)
+def escape_name(name: str, scheme: str, label: bool = False) -> str:
+    """``name`` as written under ``scheme`` (``allow-utf-8`` leaves it for quoting)."""
+    legacy = is_legacy_label_name(name) if label else is_legacy_metric_name(name)
+    if legacy or scheme == ALLOW_UTF8 or not name:
+        return name
+    if scheme == UNDERSCORES:
+        return "".join(c if _legacy_char(c, i == 0, label) else "_" for i, c in enumerate(name))
+    if scheme == DOTS:
+        out = []
+        for i, c in enumerate(name):
+            if c == "_":
+                out.append("__")
+            elif c == ".":
+                out.append("_dot_")
+            elif _legacy_char(c, i == 0, label):
+                out.append(c)
+            else:
+                out.append("__")
+        return "".join(out)
+    if scheme == VALUES:
+        out = ["U__"]
+        for i, c in enumerate(name):
+            if c == "_":
+                out.append("__")
+            elif _legacy_char(c, i == 0, label):
+                out.append(c)
+            elif 0xD800 <= ord(c) <= 0xDFFF:  # not a valid rune
+                out.append("_FFFD_")
+            else:
+                out.append(f"_{ord(c):x}_")
+        return "".join(out)
+    raise _unknown_scheme(scheme)
+
+
+def written_base_name(name: str, scheme: str, kind: MetricType) -> str:
+    """The written base name of family ``name``: samples are the base plus their suffix
+    (``_bucket``, ``_total``...). ``allow-utf-8`` keeps the name (writers quote it).
+
+    As in Go, where a counter's family name carries ``_total``: a counter's base is
+    ``escape(name + "_total")`` minus ``_total``; other types escape ``name``. So every
+    format gives a series the name Prometheus derives from the protobuf family name.
+    """
+    if kind is MetricType.COUNTER:
+        return escape_name(name + "_total", scheme)[: -len("_total")]
+    return escape_name(name, scheme)

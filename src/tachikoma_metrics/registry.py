@@ -17,10 +17,17 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
 from . import storage as _storage
-from ._names import check_label_names, check_metric_name
+from ._names import (
+    DOTS,
+    UNDERSCORES,
+    VALUES,
+    check_label_names,
+    check_metric_name,
+    check_text,
+    written_base_name,
+)
 from .errors import RegistrationError
 from .exposition import (
-    UNDERSCORES,
     Negotiation,
     encode_openmetrics,
     encode_protobuf,
@@ -36,6 +43,9 @@ logger = logging.getLogger("tachikoma_metrics")
 
 P = ParamSpec("P")
 F = TypeVar("F", bound=Family[Any])
+
+# What a collector's described names are: raw names (None: it cannot say) and written ones.
+_Names = tuple[frozenset[str] | None, tuple[str, ...]]
 
 # Distinct collector-error messages remembered, so each is logged once (bounded memory).
 _REPORTED_LIMIT = 1024
@@ -55,13 +65,14 @@ class Collector(Protocol):
 
 
 class _Entry:
-    """A registered collector and the names it owns (``None``: it cannot say up front)."""
+    """A registered collector, the names it owns (``None``: it cannot say up front), and
+    (UTF-8 registries) the names those are written as under each escaping scheme."""
 
-    __slots__ = ("collector", "names")
+    __slots__ = ("collector", "names", "written")
 
-    def __init__(self, collector: Collector, names: frozenset[str] | None) -> None:
+    def __init__(self, collector: Collector, names: _Names) -> None:
         self.collector = collector
-        self.names = names
+        self.names, self.written = names
 
 
 class _Builder:
@@ -162,6 +173,7 @@ class MetricsRegistry:
         self._lock = threading.Lock()
         self._entries: tuple[_Entry, ...] = ()  # replaced, never mutated: read without a lock
         self._owners: dict[str, _Entry] = {}
+        self._written: dict[str, _Entry] = {}  # "'name' with escaping=scheme" (UTF-8 only)
         self._families: dict[str, _Entry] = {}  # by family name, for get-or-create
         self._reported: OrderedDict[str, None] = OrderedDict()
 
@@ -204,37 +216,56 @@ class MetricsRegistry:
         with self._lock:
             self._add(collector, names)
 
-    def _names_of(self, collector: Collector) -> frozenset[str] | None:
+    def _names_of(self, collector: Collector) -> _Names:
         """The names a collector describes (checked against this registry's naming
-        rules), or ``None`` when it has no ``describe()``."""
+        rules), or ``None`` when it has no ``describe()``; and, in a UTF-8 registry, the
+        names they are written as under each escaping scheme."""
         describe = getattr(collector, "describe", None)
         if not callable(describe):
-            return None
+            return None, ()
         names: set[str] = set()
+        written: set[str] = set()
         for family in describe():
             if not isinstance(family, MetricFamily):
                 raise TypeError(
                     f"{collector!r}.describe() must return MetricFamily objects, got {family!r}"
                 )
-            if not self.utf8_names:
-                check_metric_name(family.name)
-                check_label_names(family.labelnames)
+            check_metric_name(family.name, self.utf8_names)
+            check_label_names(family.labelnames, utf8=self.utf8_names)
             names.update(exposed_names(family.name, family.type))
-        return frozenset(names)
+            if self.utf8_names:
+                for scheme in (UNDERSCORES, DOTS, VALUES):
+                    base = written_base_name(family.name, scheme, family.type)
+                    written.update(
+                        f"{n!r} with escaping={scheme}" for n in exposed_names(base, family.type)
+                    )
+        return frozenset(names), tuple(sorted(written))
 
-    def _add(self, collector: Collector, names: frozenset[str] | None) -> None:
+    def _add(self, collector: Collector, names: _Names) -> None:
         if any(entry.collector is collector for entry in self._entries):
             raise RegistrationError(f"{collector!r} is already registered")
         entry = _Entry(collector, names)
-        for name in sorted(names or ()):  # sorted: the error names the same clash every time
+        # Sorted: the error names the same clash every time.
+        for name in sorted(entry.names or ()):
             owner = self._owners.get(name)
             if owner is not None:
                 raise RegistrationError(
                     f"cannot register {collector!r}: the name {name!r} is already used by"
                     f" {owner.collector!r}"
                 )
-        for name in names or ():
+        # In a UTF-8 registry, "a.b" and "a_b" would fail every scrape that asks for
+        # escaping: written names must not clash either.
+        for written in entry.written:
+            owner = self._written.get(written)
+            if owner is not None:
+                raise RegistrationError(
+                    f"cannot register {collector!r}: it would be written {written}, as"
+                    f" {owner.collector!r} is"
+                )
+        for name in entry.names or ():
             self._owners[name] = entry
+        for written in entry.written:
+            self._written[written] = entry
         if isinstance(collector, Family):
             self._families[collector.name] = entry
         self._entries = (*self._entries, entry)
@@ -250,6 +281,8 @@ class MetricsRegistry:
             self._entries = tuple(e for e in self._entries if e is not entry)
             for name in entry.names or ():
                 del self._owners[name]
+            for written in entry.written:
+                del self._written[written]
             if isinstance(collector, Family):
                 del self._families[collector.name]
 
@@ -281,6 +314,9 @@ class MetricsRegistry:
                 continue
             try:
                 families = _collected(entry.collector)
+                if not isinstance(entry.collector, Family):  # families check text on entry
+                    for family in families:
+                        _check_text_of(family)
                 if described is None or any(f.name not in described for f in families):
                     self._check_names(entry, families, produced)
             except Exception as error:  # one collector must never break the export
@@ -360,6 +396,31 @@ def _collected(collector: Collector) -> list[MetricFamily]:
         if family.__class__ is not MetricFamily and not isinstance(family, MetricFamily):
             raise TypeError(f"collect() must return MetricFamily objects, got {family!r}")
     return families
+
+
+def _check_text_of(family: MetricFamily) -> None:
+    """Raise ``ValueError``/``TypeError`` unless every string of a collector-built family
+    can be written (valid UTF-8) and every series has one value per label name."""
+    check_text("metric name", family.name)
+    check_text(f"help of {family.name!r}", family.help)
+    check_text(f"unit of {family.name!r}", family.unit)
+    for name in family.labelnames:
+        check_text(f"label name of {family.name!r}", name)
+    expected = len(family.labelnames)
+    for series, _ in (*family.samples, *family.histograms, *family.summaries):
+        values = series.label_values
+        if len(values) != expected:
+            raise ValueError(
+                f"{family.name!r} has label names {family.labelnames!r} but a series with"
+                f" label values {values!r}"
+            )
+        for value in values:
+            check_text(f"label value of {family.name!r}", value)
+    for exemplar in family.exemplars:
+        if exemplar is not None:
+            for pair in exemplar.labels:
+                for text in pair:
+                    check_text(f"exemplar label of {family.name!r}", text)
 
 
 def _family_name(family: MetricFamily) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .. import storage as _storage
-from .._names import check_label_names, check_metric_name, check_unit
+from .._names import check_label_names, check_metric_name, check_text, check_unit
 from ..model import MetricFamily, MetricType, SeriesLabels
 from ..storage import Storage, compose
 from ..values import Cell
@@ -202,9 +202,7 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
     ) -> None:
         utf8 = registry.utf8_names if registry is not None else False
         self._name = self._family_name(check_metric_name(name, utf8))
-        if not isinstance(help, str):
-            raise TypeError(f"help for {name!r} must be a str, got {help!r}")
-        self._help = help
+        self._help = check_text(f"help for {name!r}", help)
         # __new__ has read the label names (an iterator can be read only once): check those.
         self._labelnames = check_label_names(self._labelnames, self.RESERVED_LABELS, utf8)
         self._unit = check_unit(self._name, unit)
