@@ -13,9 +13,12 @@ import gzip
 import http.client
 import inspect
 import logging
+import select
+import shutil
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -1141,8 +1144,8 @@ def test_huge_accept_with_many_clauses(server: MetricsServer) -> None:
         (b"GET /metrics HTTP/1.0\r\n" + b"X-A: b\r\n" * 150 + b"\r\n", 431),
         (b"GET /metrics?" + b"name[]=a&" * 8000 + b" HTTP/1.0\r\n\r\n", 414),
         (b"GET /metrics HTTP/1.0\r\nContent-Length: -5\r\n\r\n", 200),
-        (b"GARBAGE\r\n\r\n", None),
-        (b"GET /metrics HTTP/9.9\r\n\r\n", None),
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /metrics HTTP/9.9\r\n\r\n", 505),
         (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64, None),
         (b"GET /met", None),
         (b"", None),
@@ -1152,9 +1155,8 @@ def test_bad_requests_do_not_break_the_server(
     server: MetricsServer, recorded: MetricsRegistry, request_bytes: bytes, status: int | None
 ) -> None:
     """Undecodable headers, over-long lines, too many headers, garbage and truncated
-    requests get an answer (the expected status, or for requests the standard library reads
-    as HTTP/0.9 a bare error body) or a closed connection, never an escaped exception; the
-    next scrape is served normally."""
+    requests get an answer (the expected status) or a closed connection, never an escaped
+    exception; the next scrape is served normally."""
     data = raw_exchange(server.port, request_bytes, half_close=True)
     if status is not None:
         assert split_response(data)[0] == status
@@ -1294,3 +1296,158 @@ def test_scrapes_while_families_come_and_go(serve: Callable[..., MetricsServer])
     assert not errors, errors
     assert rounds[0] > 10
     assert len(statuses) >= 30
+
+
+# -- hardening (issue 8) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /metrics\r\n\r\n", 400),  # HTTP/0.9: was answered with a bare body
+        (b"HEAD /metrics\r\n\r\n", 400),
+        (b"GET /metrics HTTX/1.1\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.x\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.1 extra\r\n\r\n", 400),
+        (b"\x16\x03\x01\x02\x00\x01\x00 \x01\xfc\x03\x03\r\n\r\n", 400),
+        (b"GET /metrics HTTP/9.9\r\n\r\n", 505),
+        (b"GET /metrics HTTP/2.0\r\n\r\n", 505),
+    ],
+)
+def test_malformed_request_line_gets_a_status_line(
+    server: MetricsServer, recorded: MetricsRegistry, request_bytes: bytes, status: int
+) -> None:
+    """A request line that is not ``METHOD target HTTP/1.x`` (garbage, the HTTP/0.9 form
+    ``GET /path``, a bad or unsupported version) is answered with an HTTP/1.1 status line
+    (400, or 505 for HTTP/2 and later), headers saying ``Connection: close`` and the length
+    of the body that follows, then the connection closes. The standard library answered
+    these without a status line or headers (as to an HTTP/0.9 client)."""
+    data = raw_exchange(server.port, request_bytes, half_close=True)
+    assert data.startswith(b"HTTP/1.1 %d " % status), data[:200]
+    code, headers, body = split_response(data)
+    assert code == status
+    assert headers["connection"] == "close"
+    assert len(body) == int(headers["content-length"])
+    assert_serving(server, recorded)
+
+
+def _closed_while_trickling(sock: socket.socket, data: bytes, every: float) -> int | None:
+    """Send ``data`` one byte every ``every`` seconds; the number of bytes sent when the
+    server closed the connection (``None`` if it never did while ``data`` lasted)."""
+    for sent in range(len(data) + 1):
+        readable, _, _ = select.select([sock], [], [], every)
+        if readable:
+            try:
+                if sock.recv(65536) == b"":
+                    return sent
+            except ConnectionResetError:
+                return sent
+        if sent < len(data):
+            try:
+                sock.sendall(data[sent : sent + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                return sent
+    return None
+
+
+@pytest.mark.parametrize("phase", ["first request", "kept-alive request", "request body"])
+def test_trickled_request_is_cut_at_the_request_deadline(
+    serve: Callable[..., MetricsServer],
+    recorded: MetricsRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    phase: str,
+) -> None:
+    """With ``REQUEST_TIMEOUT`` at 1 s, a client trickling its request one byte every
+    0.25 s (the headers of a new connection's request, of a second request on a kept-alive
+    connection, or a body to be dropped) is cut once 1 s has passed, however regularly the
+    bytes come: the timeout bounds the request, not each read (each byte used to restart it,
+    so such a client held its thread for ever). The server serves on, and the connection's
+    thread ends."""
+    monkeypatch.setattr(server_module, "REQUEST_TIMEOUT", 1.0)
+    server = serve(recorded)
+    before = set(threading.enumerate())
+    trickle = b"GET /metrics HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 40  # 10 s of bytes
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
+        if phase == "kept-alive request":
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert read_answer(sock.makefile("rb")).status == 200
+        if phase == "request body":
+            sock.sendall(b"POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+            trickle = b"b" * 40
+        sent = _closed_while_trickling(sock, trickle, 0.25)
+    assert sent is not None, "the server was still reading the request after 10 s"
+    assert sent < len(trickle)
+    assert threads_started_since(before) == []
+    assert_serving(server, recorded)
+
+
+def _is_open(sock: socket.socket) -> bool:
+    """Whether the server has not closed ``sock`` (nothing to read, no EOF)."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    return not readable
+
+
+def _connection_threads(port: int) -> int:
+    return sum(t.name == f"metrics-connection-{port}" for t in threading.enumerate())
+
+
+def test_connections_beyond_the_bound_take_the_place_of_idle_ones(
+    serve: Callable[..., MetricsServer], recorded: MetricsRegistry
+) -> None:
+    """With ``max_connections=3`` and three connections open, a scrape on a fourth is
+    served, in place of the idle kept-alive connection (closed first, though opened last);
+    the next one in place of the connection that has waited longest for its request. The
+    server never has more than three connection threads."""
+    server = serve(recorded, max_connections=3)
+    port = server.port
+    held = []
+    try:
+        waiting = [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) for _ in range(2)]
+        held += waiting
+        waiting[1].sendall(b"GET /metrics HTTP/1.1\r\n")  # a request begun, never finished
+        kept = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        held.append(kept)
+        kept.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_answer(kept.makefile("rb")).status == 200
+        wait_until(lambda: _connection_threads(port) == 3, "three connection threads")
+
+        assert_serving(server, recorded)
+        assert kept.recv(1) == b"", "the idle kept-alive connection was not closed"
+        assert _is_open(waiting[0]) and _is_open(waiting[1])
+        assert _connection_threads(port) <= 3
+
+        later = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        held.append(later)
+        wait_until(lambda: server._server.connections_accepted == 5, "the fifth is accepted")
+        assert_serving(server, recorded)
+        assert waiting[0].recv(1) == b"", "the longest-waiting connection was not closed"
+        assert _is_open(waiting[1]) and _is_open(later)
+        assert _connection_threads(port) <= 3
+        assert server._server.connections_cut == 2
+    finally:
+        for sock in held:
+            sock.close()
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "8", None, True])
+def test_max_connections_must_be_a_positive_integer(value: Any) -> None:
+    """``max_connections`` must be a positive integer (not a bool): anything else is a
+    ``ValueError`` and no server is started. The default leaves room for many scrapers."""
+    with pytest.raises(ValueError, match="max_connections"):
+        start_http_server(0, registry=MetricsRegistry(), max_connections=value)
+    default = inspect.signature(start_http_server).parameters["max_connections"].default
+    assert default == server_module.DEFAULT_MAX_CONNECTIONS >= 32
+
+
+def test_listen_backlog_is_128(server: MetricsServer) -> None:
+    """The listening socket's backlog is 128 (the standard library's 5 dropped SYNs of 50
+    concurrent scrapers): as the kernel reports it (``ss``), where available."""
+    assert server._server.request_queue_size == 128
+    ss = shutil.which("ss")
+    if ss is not None:
+        out = subprocess.run(
+            [ss, "-Hltn", f"sport = :{server.port}"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert out[:3] == ["LISTEN", "0", "128"], out
