@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -166,3 +168,193 @@ def test_method_other_than_put_or_post_is_refused() -> None:
     """Only PUT and POST push; anything else is a ValueError naming it."""
     with pytest.raises(ValueError, match="PATCH"):
         push_to_gateway("localhost:1", "job", MetricsRegistry(), method="PATCH")
+
+
+# -- answers cut short or trickled (issue 8), from a small gateway stand-in -------------------
+
+DRIP_EVERY = 0.25  # seconds between two bytes of a trickled answer
+DRIP_BYTES = 40  # 10 s of trickling: far beyond the 1 s timeout the tests give
+
+
+class FakeGateway:
+    """A socket server on 127.0.0.1 that reads each request whole (headers and
+    ``Content-Length`` body) and answers it with ``answer(connection)``; records whether
+    each client hung up while being answered. Stopped (thread joined, sockets closed) on
+    exit."""
+
+    def __init__(self, answer: Callable[[socket.socket], None]) -> None:
+        self.answer = answer
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.requests: list[bytes] = []
+        self.client_left_early: list[bool] = []
+        self.errors: list[BaseException] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="test-fake-gateway")
+
+    def __enter__(self) -> FakeGateway:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(30)
+        self.listener.close()
+        assert not self.thread.is_alive()
+        assert self.errors == []
+
+    def _serve(self) -> None:
+        try:
+            while not self.stop.is_set():
+                try:
+                    conn, _ = self.listener.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    conn.settimeout(10)
+                    self.requests.append(_read_request(conn))
+                    try:
+                        self.answer(conn)
+                        self.client_left_early.append(False)
+                    except (BrokenPipeError, ConnectionResetError):
+                        self.client_left_early.append(True)
+        except BaseException as error:  # reported on exit
+            self.errors.append(error)
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            while len(body) < int(value):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+    return head
+
+
+def _trickle(conn: socket.socket, data: bytes) -> None:
+    """Send ``data`` a byte at a time; raises once the client has hung up."""
+    for i in range(len(data)):
+        conn.sendall(data[i : i + 1])
+        time.sleep(DRIP_EVERY)
+        # A closed client shows as readable with nothing to read (or a reset).
+        conn.setblocking(False)
+        try:
+            if conn.recv(1) == b"":
+                raise ConnectionResetError("client hung up")
+        except BlockingIOError:
+            pass
+        finally:
+            conn.setblocking(True)
+
+
+def _dripped_headers(conn: socket.socket) -> None:
+    _trickle(conn, b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"a" * DRIP_BYTES + b"\r\n\r\n")
+
+
+def _dripped_body(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % DRIP_BYTES)
+    _trickle(conn, b"b" * DRIP_BYTES)
+
+
+def _short_body(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly twenty bytes...")
+
+
+def _short_headers(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Le")
+
+
+def _short_error_body(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 100\r\n\r\nbad push")
+
+
+def _status_line_only(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+
+
+def _push(url: str) -> None:
+    registry = MetricsRegistry()
+    registry.counter("pushed_total", "Pushed.").inc()
+    push_to_gateway(url, "job", registry, {"instance": "a"}, timeout=1)
+
+
+def _delete(url: str) -> None:
+    delete_from_gateway(url, "job", {"instance": "a"}, timeout=1)
+
+
+CALLS = pytest.mark.parametrize("call", [_push, _delete], ids=["push", "delete"])
+
+
+@CALLS
+@pytest.mark.parametrize("answer", [_dripped_headers, _dripped_body], ids=["headers", "body"])
+def test_timeout_bounds_the_whole_exchange(
+    call: Callable[[str], None], answer: Callable[[socket.socket], None]
+) -> None:
+    """A gateway that trickles its answer (headers, or a body) one byte every 0.25 s:
+    with ``timeout=1`` the call raises ``TimeoutError`` naming the URL and the timeout,
+    and hangs up long before the 10 s of trickling end. (The timeout used to bound each
+    read, so every byte restarted it: the call took the whole trickle and succeeded.)"""
+    with FakeGateway(answer) as gateway, pytest.raises(TimeoutError) as raised:
+        call(gateway.url)
+    assert gateway.client_left_early == [True]
+    assert gateway.url + "/metrics/job/job/instance/a" in str(raised.value)
+    assert "1 s" in str(raised.value)
+
+
+@CALLS
+@pytest.mark.parametrize(
+    "answer", [_short_body, _short_headers, _status_line_only], ids=["body", "headers", "status"]
+)
+def test_answer_cut_short_is_an_error(
+    call: Callable[[str], None], answer: Callable[[socket.socket], None]
+) -> None:
+    """A 200 answer cut short (a body shorter than its ``Content-Length``, or a header
+    block the gateway closed in the middle of) raises ``ConnectionError`` naming the URL,
+    not success."""
+    with FakeGateway(answer) as gateway, pytest.raises(ConnectionError) as raised:
+        call(gateway.url)
+    assert gateway.url + "/metrics/job/job/instance/a" in str(raised.value)
+    assert "cut short" in str(raised.value)
+
+
+def test_refusal_with_a_body_cut_short_is_still_a_push_error() -> None:
+    """An error status whose body is cut short raises ``PushError`` with the status."""
+    with FakeGateway(_short_error_body) as gateway, pytest.raises(PushError) as raised:
+        _push(gateway.url)
+    assert raised.value.status == 400
+
+
+def test_whole_answers_still_succeed() -> None:
+    """The stand-in's whole answers (with a length, or delimited by closing the
+    connection) are successes, and the request arrives whole: the pushed text."""
+
+    def close_delimited(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nok")
+
+    def with_length(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+
+    for answer in (close_delimited, with_length):
+        with FakeGateway(answer) as gateway:
+            _push(gateway.url)
+            _delete(gateway.url)
+        assert gateway.requests[0].startswith(b"PUT /metrics/job/job/instance/a HTTP/1.1")
+        assert gateway.requests[1].startswith(b"DELETE /metrics/job/job/instance/a HTTP/1.1")
+
+
+def test_refused_connection_names_the_url() -> None:
+    """Nothing listening: ``ConnectionRefusedError`` (an ``OSError``) naming the URL."""
+    port = free_port()
+    with pytest.raises(ConnectionRefusedError, match=f"127.0.0.1:{port}/metrics/job/job"):
+        push_to_gateway(f"127.0.0.1:{port}", "job", MetricsRegistry(), timeout=2)
