@@ -8,10 +8,10 @@ and the children taken from them, so a handle made before ``init()`` records aft
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from ._locks import new_lock
 from .exposition import UNDERSCORES
 from .instruments import Counter, Gauge, Histogram
 from .instruments._family import Family
@@ -20,7 +20,7 @@ from .registry import MetricsRegistry, describe
 P = ParamSpec("P")
 F = TypeVar("F", bound=Family[Any])
 
-_lock = threading.Lock()
+_lock = new_lock()
 _registry: MetricsRegistry | None = None
 _initialized = False
 

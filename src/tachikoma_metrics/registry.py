@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import inspect
 import logging
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
+from . import _locks
 from . import storage as _storage
+from ._locks import new_lock
 from ._names import (
     DOTS,
     UNDERSCORES,
@@ -170,7 +171,8 @@ class MetricsRegistry:
         self.created_series = created_series
         self.storage = storage if storage is not None else _storage.MEMORY
         self._builder = _Builder(self.storage, utf8_names)
-        self._lock = threading.Lock()
+        self._lock = new_lock()
+        _locks.install()
         self._entries: tuple[_Entry, ...] = ()  # replaced, never mutated: read without a lock
         self._owners: dict[str, _Entry] = {}
         self._written: dict[str, _Entry] = {}  # "'name' with escaping=scheme" (UTF-8 only)
@@ -230,15 +232,9 @@ class MetricsRegistry:
                 raise TypeError(
                     f"{collector!r}.describe() must return MetricFamily objects, got {family!r}"
                 )
-            check_metric_name(family.name, self.utf8_names)
-            check_label_names(family.labelnames, utf8=self.utf8_names)
-            names.update(exposed_names(family.name, family.type))
-            if self.utf8_names:
-                for scheme in (UNDERSCORES, DOTS, VALUES):
-                    base = written_base_name(family.name, scheme, family.type)
-                    written.update(
-                        f"{n!r} with escaping={scheme}" for n in exposed_names(base, family.type)
-                    )
+            raw, escaped = self._checked_names(family)
+            names.update(raw)
+            written.update(escaped)
         return frozenset(names), tuple(sorted(written))
 
     def _add(self, collector: Collector, names: _Names) -> None:
@@ -307,7 +303,8 @@ class MetricsRegistry:
         if names is not None:
             wanted = names if isinstance(names, (set, frozenset)) else frozenset(names)
         out: list[MetricFamily] = []
-        produced: dict[str, _Entry] = {}  # names exposed by collectors checked at export
+        # Names exposed (False) or written (True) by collectors checked at export.
+        produced: dict[tuple[bool, str], _Entry] = {}
         for entry in self._entries:
             described = entry.names
             if wanted is not None and described is not None and wanted.isdisjoint(described):
@@ -330,23 +327,47 @@ class MetricsRegistry:
         out.sort(key=_family_name)
         return out
 
+    def _checked_names(self, family: MetricFamily) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Check a family's names against this registry's naming rules; return the names
+        it exposes and, in a UTF-8 registry, what they are written as under each escaping
+        scheme (as ``"'name' with escaping=scheme"``)."""
+        check_metric_name(family.name, self.utf8_names)
+        check_label_names(family.labelnames, utf8=self.utf8_names)
+        raw = exposed_names(family.name, family.type)
+        if not self.utf8_names:
+            return raw, ()  # legacy names are written as they are under every scheme
+        written: list[str] = []
+        for scheme in (UNDERSCORES, DOTS, VALUES):
+            base = written_base_name(family.name, scheme, family.type)
+            written.extend(
+                f"{n!r} with escaping={scheme}" for n in exposed_names(base, family.type)
+            )
+        return raw, tuple(written)
+
     def _check_names(
-        self, entry: _Entry, families: list[MetricFamily], produced: dict[str, _Entry]
+        self,
+        entry: _Entry,
+        families: list[MetricFamily],
+        produced: dict[tuple[bool, str], _Entry],
     ) -> None:
-        """Raise if ``families`` (collected from ``entry``) expose a name that another
-        collector owns or has already exposed in this export."""
-        mine: dict[str, _Entry] = {}
+        """Raise if ``families`` (collected from ``entry``, which could not describe them
+        all up front) break this registry's naming rules, or expose or are written as a
+        name another collector owns or has already exposed in this export."""
+        mine: dict[tuple[bool, str], _Entry] = {}
         for family in families:
-            for name in exposed_names(family.name, family.type):
-                other = self._owners.get(name) or produced.get(name) or mine.get(name)
+            raw, written = self._checked_names(family)
+            keys = [(False, name) for name in raw] + [(True, name) for name in written]
+            for key in keys:
+                owned = self._written if key[0] else self._owners
+                other = owned.get(key[1]) or produced.get(key) or mine.get(key)
                 if other is not None and other is not entry:
                     raise RegistrationError(
-                        f"{entry.collector!r} exposes {name!r}, which"
+                        f"{entry.collector!r} exposes {key[1]!r}, which"
                         f" {other.collector!r} already exposes"
                     )
-                if other is entry and name in mine:
-                    raise RegistrationError(f"{entry.collector!r} exposes {name!r} twice")
-                mine[name] = entry
+                if other is entry and key in mine:
+                    raise RegistrationError(f"{entry.collector!r} exposes {key[1]!r} twice")
+                mine[key] = entry
         produced.update(mine)
 
     def _collector_failed(self, collector: Collector, error: Exception) -> None:

@@ -15,9 +15,9 @@ contract (see ``values``), its own ``STORAGE`` attributes and ``_init_cell``.
 
 from __future__ import annotations
 
-import threading
 from typing import TypeVar
 
+from ._locks import new_lock
 from .values import Cell
 
 C = TypeVar("C", bound=Cell)
@@ -45,7 +45,7 @@ class Storage:
 MEMORY = Storage()
 """The storage every registry and every instrument built on its own uses by default."""
 
-_lock = threading.Lock()
+_lock = new_lock()
 _composed: dict[tuple[type, type], type] = {}
 
 

@@ -9,13 +9,14 @@ registration line in each.
 
 from __future__ import annotations
 
-import threading
 from bisect import insort
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+from .. import _locks
 from .. import storage as _storage
+from .._locks import new_lock
 from .._names import check_label_names, check_metric_name, check_text, check_unit
 from ..model import MetricFamily, MetricType, SeriesLabels
 from ..storage import Storage, compose
@@ -73,7 +74,7 @@ class Child(Cell, SeriesLabels):
 
 ChildT = TypeVar("ChildT", bound=Child)
 
-_twin_lock = threading.Lock()
+_twin_lock = new_lock()
 _idle_twins: dict[type, type] = {}
 _refusing_twins: dict[type, type] = {}
 
@@ -207,7 +208,8 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         self._labelnames = check_label_names(self._labelnames, self.RESERVED_LABELS, utf8)
         self._unit = check_unit(self._name, unit)
         self._init_cell_for_family()
-        self._lock = threading.Lock()
+        self._lock = new_lock()
+        _locks.install()
         self._children: dict[tuple[str, ...], ChildT] = {}
         # Children sorted by label values, rebuilt lazily; replaced, never mutated, once built.
         self._order: list[ChildT] | None = None
