@@ -8,6 +8,7 @@ temporary file behind.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
 import shutil
 import stat
@@ -264,3 +265,85 @@ def test_interrupted_write_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyP
         write_textfile(target, MetricsRegistry())
     monkeypatch.undo()
     assert os.listdir(tmp_path) == []
+
+
+# -- names (issue 8) ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["", "textfiles/", "./"])
+def test_a_path_without_a_file_name_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """An empty path, or one ending in a separator, names no file: ``ValueError`` quoting
+    the path, and nothing is written anywhere (``""`` used to put its temporary file in
+    the parent of the working directory)."""
+    work = tmp_path / "work"
+    (work / "textfiles").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    with pytest.raises(ValueError, match=repr(path).replace("\\", "\\\\")):
+        write_textfile(path, MetricsRegistry())
+    assert sorted(os.listdir(tmp_path)) == ["work"]
+    assert sorted(os.listdir(work)) == ["textfiles"]
+    assert os.listdir(work / "textfiles") == []
+
+
+@pytest.mark.parametrize("length", [254, 255])
+def test_longest_file_names_work(tmp_path: Path, length: int) -> None:
+    """File names up to the file system's limit (255 bytes) are written: the temporary
+    file's name is short, not the target's name plus a suffix (which made 254 fail)."""
+    target = tmp_path / ("a" * (length - len(".prom")) + ".prom")
+    registry, _ = _registry()
+    write_textfile(target, registry)
+    assert target.read_bytes() == registry.export_prometheus().encode()
+    assert _leftovers(tmp_path, target.name) == []
+
+
+def test_temporary_file_is_short_hidden_and_beside_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary file sits in the target's directory (a relative target in the working
+    directory), with a short hidden name that the collector's ``*.prom`` does not match."""
+    monkeypatch.chdir(tmp_path)
+    renames: list[str] = []
+    real_replace = os.replace
+
+    def recording_replace(source: Any, destination: Any) -> None:
+        renames.append(os.fspath(source))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(textfile_module.os, "replace", recording_replace)
+    write_textfile("app.prom", MetricsRegistry())
+    (source,) = renames
+    assert os.path.dirname(os.path.abspath(source)) == str(tmp_path)
+    name = os.path.basename(source)
+    assert name.startswith(".") and len(name) <= 32
+    assert not fnmatch.fnmatch(name, "*.prom")
+    assert _leftovers(tmp_path, "app.prom") == []
+
+
+def test_errors_name_the_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failures keep their class and ``errno`` and name the target, not the temporary
+    file: a missing directory, no space left at ``fsync``, a directory in the way."""
+    missing = tmp_path / "absent" / "app.prom"
+    with pytest.raises(FileNotFoundError) as raised:
+        write_textfile(missing, MetricsRegistry())
+    assert raised.value.filename == str(missing)
+    assert str(missing) in str(raised.value)
+
+    in_the_way = tmp_path / "dir.prom"
+    in_the_way.mkdir()
+    with pytest.raises(IsADirectoryError) as raised_dir:
+        write_textfile(in_the_way, MetricsRegistry())
+    assert raised_dir.value.filename == str(in_the_way)
+
+    def no_space(*args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    target = tmp_path / "app.prom"
+    monkeypatch.setattr(textfile_module.os, "fsync", no_space)
+    with pytest.raises(OSError) as raised_space:
+        write_textfile(target, MetricsRegistry())
+    monkeypatch.undo()
+    assert raised_space.value.errno == errno.ENOSPC
+    assert raised_space.value.filename == str(target)
+    assert _leftovers(tmp_path, "dir.prom") == []
