@@ -39,14 +39,16 @@ from numbers import Complex, Real
 from threading import get_ident
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
+from . import _locks
 from .model import Exemplar
 
 _INF = math.inf
 # The default amount of ``inc``/``dec``: ``amount is _ONE`` is the cheapest test there is
 # that an amount is a plain, valid float (a call without arguments passes this object).
 _ONE = 1.0
-# Taken only when a thread writes a cell for the first time.
-_claim_lock = threading.Lock()
+# Taken only when a thread writes a cell for the first time, and when a thread that wrote
+# cells exits (its slots are folded back: see ``_Writer``).
+_claim_lock = _locks.new_lock()
 # One int object per thread ident, shared by every cell that thread owns (saves memory).
 _idents: dict[int, int] = {}
 
@@ -165,10 +167,16 @@ S = TypeVar("S")
 def claim(cell: Any, ident: int, new_slot: Callable[[], S]) -> S | None:
     """Make thread ``ident`` the owner of ``cell``'s inline slot if it has none (returns
     ``None``: write inline), else return its private slot in ``cell._others``, made with
-    ``new_slot()`` on first use. Taken once per thread and cell, under one lock."""
+    ``new_slot()`` on first use. Taken once per thread and cell, under one lock, by the
+    thread ``ident`` itself; the cell is remembered for that thread, so that its slot is
+    folded back into the cell when the thread exits (see ``_Writer``)."""
     with _claim_lock:
-        if cell._owner == 0 or cell._owner == ident:
+        owner = cell._owner
+        if owner == ident:
+            return None
+        if owner == 0:
             cell._owner = _idents.setdefault(ident, ident)
+            _track(cell, ident)
             return None
         others: dict[int, S] | None = cell._others
         if others is None:
@@ -176,7 +184,70 @@ def claim(cell: Any, ident: int, new_slot: Callable[[], S]) -> S | None:
         slot = others.get(ident)
         if slot is None:
             slot = others[ident] = new_slot()
+            _track(cell, ident)
         return slot
+
+
+# The key of a cell's folded slot in ``_others``: the slots of exited threads, added up.
+# Never a thread ident (``_owner == 0`` already means "no owner").
+RETIRED = 0
+
+_local = threading.local()
+
+
+class _Writer:
+    """The cells a thread (other than the main thread) holds a slot in, kept in that
+    thread's ``threading.local`` storage, which nothing else references.
+
+    CPython clears a thread's thread-local storage in the thread itself as it exits
+    (``PyThreadState_Clear``), before the thread ends: so ``__del__`` runs in the exiting
+    thread, while its ident still belongs to it, after its last write and before
+    ``Thread.join()`` returns or any new thread can be given the same ident. It then folds
+    the thread's slots back into each cell (``Cell._retire``) and releases the inline slots
+    it owns. Run in any other thread (interpreter shutdown), it does nothing: the slots are
+    kept, which loses nothing.
+    """
+
+    __slots__ = ("cells", "ident")
+
+    def __init__(self, ident: int) -> None:
+        self.ident = ident
+        self.cells: list[Cell] = []
+
+    def __del__(self) -> None:
+        ident = self.ident
+        if get_ident() != ident:
+            return
+        cells, self.cells = self.cells, []
+        with _claim_lock:
+            for cell in cells:
+                cell._retire(ident)
+            _idents.pop(ident, None)
+
+
+def _track(cell: Cell, ident: int) -> None:
+    """Remember, under ``_claim_lock``, that thread ``ident`` (the caller) holds a slot in
+    ``cell``. The main thread is not tracked: it outlives every other."""
+    if ident == threading.main_thread().ident:
+        return
+    writer: _Writer | None = getattr(_local, "writer", None)
+    if writer is None:
+        writer = _local.writer = _Writer(ident)
+    writer.cells.append(cell)
+
+
+def slot_count(cell: Any) -> int:
+    """How many slots besides the inline one ``cell`` holds (private and folded)."""
+    others = cell._others
+    return 0 if others is None else len(others)
+
+
+def _folded(others: dict[int, S], ident: int, retired: S | None) -> dict[int, S]:
+    """A copy of ``others`` without ``ident``'s slot and with ``retired`` (if any) as the
+    folded slot. Published by one reference store, so a reader sums either the old dict
+    or the new one, and both add up to the same total."""
+    kept = {key: slot for key, slot in others.items() if key != ident and key != RETIRED}
+    return kept if retired is None else {RETIRED: retired, **kept}
 
 
 class _Slot:
@@ -197,6 +268,13 @@ class Cell:
     WRITES: ClassVar[tuple[str, ...]] = ()
     Idle: ClassVar[type]
     _owner: int
+
+    def _retire(self, ident: int) -> None:
+        """Thread ``ident`` is exiting (this runs in it, under ``_claim_lock``): release the
+        inline slot if it owns it, and fold its private slot into the folded one. The
+        inline value stays: the next owner adds to it."""
+        if self._owner == ident:
+            self._owner = 0
 
 
 class _IdleCounter:
@@ -294,6 +372,17 @@ class CounterCell(Cell):
             for slot in list(others.values()):
                 value += slot.value
         return value
+
+    def _retire(self, ident: int) -> None:
+        Cell._retire(self, ident)
+        others = self._others
+        dead = None if others is None else others.get(ident)
+        if others is None or dead is None:
+            return
+        retired = others.get(RETIRED)
+        folded = _Slot()
+        folded.value = dead.value if retired is None else retired.value + dead.value
+        self._others = _folded(others, ident, folded)
 
     @staticmethod
     def read_all(
@@ -441,6 +530,27 @@ class GaugeCell(Cell):
                 if slot.mark is base:
                     value += slot.delta
         return float(value)
+
+    def _retire(self, ident: int) -> None:
+        Cell._retire(self, ident)
+        others = self._others
+        dead = None if others is None else others.get(ident)
+        if others is None or dead is None:
+            return
+        # Only deltas tagged with the current base count; older ones were discarded by a
+        # set() already. A set() racing this fold makes the folded slot stale: right too.
+        base = self._base
+        folded = None
+        for slot in (others.get(RETIRED), dead):
+            if slot is not None and slot.mark is base:
+                if folded is None:
+                    folded = _GaugeSlot()
+                    folded.delta = slot.delta
+                else:
+                    folded.delta += slot.delta
+        if folded is not None:
+            folded.mark = base
+        self._others = _folded(others, ident, folded)
 
 
 _READ_RETRIES = 100
@@ -650,8 +760,31 @@ class HistogramCell(Cell):
                 counts = [a + b for a, b in zip(counts, extra, strict=True)]
         return cast("list[int]", counts[2:]), float(counts[0]), int(counts[1])
 
+    def _retire(self, ident: int) -> None:
+        if self._owner == ident:
+            self._owner = 0
+            _settle(self._counts)
+        others = self._others
+        dead = None if others is None else others.get(ident)
+        if others is None or dead is None:
+            return
+        _settle(dead)
+        retired = others.get(RETIRED)
+        folded = (
+            dead.copy() if retired is None else [a + b for a, b in zip(retired, dead, strict=True)]
+        )
+        self._others = _folded(others, ident, folded)
 
-_COMPILED_LOCK = threading.Lock()
+
+def _settle(counts: list[float]) -> None:
+    """Make an exiting owner's slot consistent (count = its buckets) if an exception
+    interrupted one of its observations for good: it can never finish it now."""
+    buckets = sum(counts[2:])
+    if counts[1] != buckets:
+        counts[1] = buckets
+
+
+_COMPILED_LOCK = _locks.new_lock()
 _COMPILED_CELLS: dict[tuple[float, ...], type[HistogramCell]] = {}
 
 
