@@ -17,6 +17,12 @@ Concurrency contract, which holds without relying on the GIL:
   adds to the base only the slots tagged with it, so a ``set()`` discards every earlier
   increment without writing to another thread's slot (see ``GaugeCell``).
 
+* When a thread that wrote cells exits, its slots are folded back (``_Writer``): it
+  releases the inline slots it owns and its private slots are added into each cell's one
+  folded slot, so a cell holds at most one slot per live writer thread, plus one.
+* Every stored number is a plain ``float``: the fast paths add only plain floats and
+  ints; anything else is converted by ``as_float`` first.
+
 Rejected input raises before any slot is touched, so a bad call changes nothing.
 
 Storage contract: a cell class declares no instance storage itself (so cells compose with
