@@ -358,3 +358,27 @@ def test_refused_connection_names_the_url() -> None:
     port = free_port()
     with pytest.raises(ConnectionRefusedError, match=f"127.0.0.1:{port}/metrics/job/job"):
         push_to_gateway(f"127.0.0.1:{port}", "job", MetricsRegistry(), timeout=2)
+
+
+@pytest.mark.parametrize(
+    ("job", "grouping_key", "message"),
+    [
+        ("", None, "job must not be empty"),
+        ("a\ud800", None, "job 'a\\\\ud800' is not valid UTF-8"),
+        ("batch", {"instance": "\udfff"}, "grouping key value for 'instance'"),
+        ("batch", {"bad name": "x"}, "grouping key name 'bad name' is not a valid label name"),
+        ("batch", {"__reserved": "x"}, "not a valid label name"),
+        ("batch", {"job": "other"}, "the job goes in job="),
+    ],
+)
+def test_bad_job_or_grouping_key_is_refused_before_sending(
+    job: str, grouping_key: dict[str, str] | None, message: str
+) -> None:
+    """A job or grouping key the gateway would refuse, or that cannot be put in a URL, is
+    a ``ValueError`` naming it, raised before any connection is made (the gateway address
+    here would refuse a connection)."""
+    registry = MetricsRegistry()
+    with pytest.raises(ValueError, match=message):
+        push_to_gateway("127.0.0.1:1", job, registry, grouping_key, timeout=1)
+    with pytest.raises(ValueError, match=message):
+        delete_from_gateway("127.0.0.1:1", job, grouping_key, timeout=1)

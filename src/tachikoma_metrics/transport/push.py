@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from .._names import check_text, is_legacy_label_name
 from ..errors import PushError
 from ..exposition import TEXT_CONTENT_TYPE as CONTENT_TYPE
 from ..exposition import encode_text
@@ -40,12 +41,20 @@ def gateway_url(gateway: str, job: str, grouping_key: Mapping[str, str] | None =
     """The Pushgateway URL of a group: ``{gateway}/metrics/job/{job}[/{label}/{value}...]``.
 
     ``gateway`` may be ``http://host:port``, ``https://...`` or a bare ``host:port``.
+    ``ValueError`` for an empty job, a grouping-key name that is not a label name, or text
+    that is not valid UTF-8 (each would be refused by the gateway or break the URL).
     """
     if "://" not in gateway:
         gateway = "http://" + gateway
+    if check_text("job", job) == "":
+        raise ValueError("job must not be empty: the Pushgateway groups pushes by it")
     parts = [_segment("job", job)]
     for name, value in (grouping_key or {}).items():
-        parts.append(_segment(name, str(value)))
+        if not isinstance(name, str) or not is_legacy_label_name(name) or name.startswith("__"):
+            raise ValueError(f"grouping key name {name!r} is not a valid label name")
+        if name == "job":
+            raise ValueError("the job goes in job=, not in grouping_key")
+        parts.append(_segment(name, check_text(f"grouping key value for {name!r}", str(value))))
     return f"{gateway.rstrip('/')}/metrics/{'/'.join(parts)}"
 
 
