@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import gzip
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from .._global import current_registry
+from .._locks import new_lock
 from ..errors import ExpositionError
 from ..exposition import negotiate
 from ..registry import MetricsRegistry
@@ -28,7 +28,7 @@ GZIP_LEVEL = 1
 
 # Whether the "global registry exported before init()" warning has been logged: once per
 # process, whichever transport trips it first (a server would otherwise log every scrape).
-_uninitialised_lock = threading.Lock()
+_uninitialised_lock = new_lock()
 _uninitialised_warned = False
 
 
