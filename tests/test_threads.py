@@ -84,12 +84,12 @@ def test_counter_mixed_amounts_exact(registry: MetricsRegistry) -> None:
 
 
 class _YieldingFloat(float):
-    """A float whose additions and subtractions run Python code, so the interpreter may switch
-    threads in the middle of a read-modify-write, as a free-threaded build can at any point.
+    """A float subclass whose additions and subtractions run Python code.
 
-    ``value += amount`` and ``value -= amount`` with a plain float ``value`` call the reflected
-    method of the subclass; its negation stays a ``_YieldingFloat``, so a decrement written as
-    an increment by ``-amount`` runs Python code too.
+    The library turns any such number into a plain float before it touches a slot (values
+    stay plain floats), so no Python code runs inside its read-modify-write; these tests
+    check that conversion path under contention, with the interpreter's switch interval
+    shortened (``frequent_switches``) so threads switch as often as CPython allows.
     """
 
     def __radd__(self, other: object) -> float:
@@ -102,6 +102,18 @@ class _YieldingFloat(float):
         return _YieldingFloat(-float(self))
 
 
+@pytest.fixture
+def frequent_switches() -> Iterator[None]:
+    """Switch threads as often as the interpreter allows, for the length of a test."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+@pytest.mark.usefixtures("frequent_switches")
 def test_counter_exact_when_threads_switch_inside_an_update(registry: MetricsRegistry) -> None:
     """Increments that run Python code mid-update (a float subclass) still lose nothing."""
     c = registry.counter("hits_total", "Hits.")
@@ -115,6 +127,7 @@ def test_counter_exact_when_threads_switch_inside_an_update(registry: MetricsReg
     assert c.get() == THREADS * (OPS // 2)
 
 
+@pytest.mark.usefixtures("frequent_switches")
 def test_histogram_sum_exact_when_threads_switch_inside_an_update(
     registry: MetricsRegistry,
 ) -> None:
@@ -166,6 +179,7 @@ def test_labelled_gauge_children_created_concurrently(registry: MetricsRegistry)
         assert family.labels(str(key)).get() == 2 * THREADS * (OPS // 2) // 10
 
 
+@pytest.mark.usefixtures("frequent_switches")
 def test_gauge_inc_dec_exact_when_threads_switch_inside_an_update(
     registry: MetricsRegistry,
 ) -> None:
