@@ -15,7 +15,7 @@ from ._locks import new_lock
 from .exposition import UNDERSCORES
 from .instruments import Counter, Gauge, Histogram
 from .instruments._family import Family
-from .registry import MetricsRegistry, describe
+from .registry import MetricsRegistry, document_maker
 
 P = ParamSpec("P")
 F = TypeVar("F", bound=Family[Any])
@@ -58,7 +58,7 @@ def facade(family: Callable[P, F]) -> Callable[P, F]:
             return made
 
     name = getattr(family, "__name__", "instrument").lower()
-    describe(get_or_create, name, family, "the global registry (paused until init())")
+    document_maker(get_or_create, name, family, "the global registry (paused until init())")
     return get_or_create
 
 

@@ -121,11 +121,11 @@ class instrument(Generic[P, F]):
         def get_or_create(*args: P.args, **kwargs: P.kwargs) -> F:
             return registry.get_or_create(family, *args, **kwargs)
 
-        describe(get_or_create, self._name, family, "this registry")
+        document_maker(get_or_create, self._name, family, "this registry")
         return get_or_create
 
 
-def describe(function: Callable[..., Any], name: str, family: Any, where: str) -> None:
+def document_maker(function: Callable[..., Any], name: str, family: Any, where: str) -> None:
     """Give a generated get-or-create function the name, signature and docstring users
     see in ``help()``: the family class's arguments, without ``registry=``."""
     function.__name__ = function.__qualname__ = name
@@ -176,7 +176,6 @@ class MetricsRegistry:
         self._entries: tuple[_Entry, ...] = ()  # replaced, never mutated: read without a lock
         self._owners: dict[str, _Entry] = {}
         self._written: dict[str, _Entry] = {}  # "'name' with escaping=scheme" (UTF-8 only)
-        self._families: dict[str, _Entry] = {}  # by family name, for get-or-create
         self._reported: OrderedDict[str, None] = OrderedDict()
 
     # -- instruments (get-or-create) ---------------------------------------------------------
@@ -189,12 +188,12 @@ class MetricsRegistry:
             raise TypeError("a registry's instrument methods take no registry= argument")
         fresh = family(*args, registry=self._builder, **kwargs)  # type: ignore[arg-type]
         with self._lock:
-            entry = self._families.get(fresh.name)
-            if entry is None:
-                self._add(fresh, self._names_of(fresh))
+            entry = self._owners.get(fresh.name)
+            existing = entry.collector if entry is not None else None
+            if not isinstance(existing, Family) or existing.name != fresh.name:
+                self._add(fresh, self._names_of(fresh))  # raises if any of its names is taken
                 return fresh
-            existing = entry.collector
-            if isinstance(existing, Family) and existing.definition() == fresh.definition():
+            if existing.definition() == fresh.definition():
                 return existing  # type: ignore[return-value]
             raise RegistrationError(_describe_conflict(existing, fresh))
 
@@ -262,8 +261,6 @@ class MetricsRegistry:
             self._owners[name] = entry
         for written in entry.written:
             self._written[written] = entry
-        if isinstance(collector, Family):
-            self._families[collector.name] = entry
         self._entries = (*self._entries, entry)
 
     def unregister(self, collector: Collector) -> None:
@@ -279,8 +276,6 @@ class MetricsRegistry:
                 del self._owners[name]
             for written in entry.written:
                 del self._written[written]
-            if isinstance(collector, Family):
-                del self._families[collector.name]
 
     def get(self, name: str) -> Any:
         """The collector exposing ``name`` (a family name or a sample name such as
@@ -448,9 +443,7 @@ def _family_name(family: MetricFamily) -> str:
     return family.name
 
 
-def _describe_conflict(existing: Collector, fresh: Family[Any]) -> str:
-    if not isinstance(existing, Family):
-        return f"metric {fresh.name!r} is already used by {existing!r}"
+def _describe_conflict(existing: Family[Any], fresh: Family[Any]) -> str:
     old, new = existing.definition().fields(), fresh.definition().fields()
     differences = [
         f"{key} {old.get(key)!r} (registered) vs {new.get(key)!r} (requested)"
