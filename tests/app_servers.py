@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn  # test dependencies (pyproject's "test" extra): missing them is an error
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -65,10 +65,28 @@ class _QuietWerkzeugHandler(WSGIRequestHandler):
 def werkzeug_server(app: Callable[..., Any]) -> Iterator[int]:
     """Serve the WSGI ``app`` with werkzeug's server (what ``flask run`` uses) from a
     thread; yields the port; shuts it down and checks no thread is left."""
-    before = set(threading.enumerate())
     httpd = make_server("127.0.0.1", 0, app, request_handler=_QuietWerkzeugHandler)
+    with serving_from_thread(httpd, "werkzeug") as port:
+        yield port
+
+
+class _SocketServer(Protocol):
+    server_port: int
+
+    def serve_forever(self, poll_interval: float = ...) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+    def server_close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def serving_from_thread(httpd: _SocketServer, name: str) -> Iterator[int]:
+    """Run a ``socketserver``-style server (wsgiref's, werkzeug's) in a thread; yields its
+    port; shuts it down, joins, and checks no thread it started is left behind."""
+    before = set(threading.enumerate())
     thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="test-werkzeug"
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"test-{name}"
     )
     thread.start()
     try:
@@ -79,4 +97,4 @@ def werkzeug_server(app: Callable[..., Any]) -> Iterator[int]:
         thread.join(TIMEOUT)
     left = [t.name for t in threads_started_since(before)]
     if left:
-        raise AssertionError(f"threads left behind by werkzeug: {left}")
+        raise AssertionError(f"threads left behind by {name}: {left}")

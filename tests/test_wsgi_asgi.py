@@ -14,7 +14,6 @@ import contextlib
 import gc
 import gzip
 import itertools
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,7 +25,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import tachikoma_metrics
-from app_servers import uvicorn_server
+from app_servers import serving_from_thread, uvicorn_server
 from scrape_client import (
     ACCEPT_OM,
     ACCEPT_PROTOBUF,
@@ -41,7 +40,6 @@ from scrape_client import (
     raw_exchange,
     read_samples,
     split_response,
-    threads_started_since,
 )
 from tachikoma_metrics import MetricsRegistry, make_asgi_app, make_wsgi_app
 from tachikoma_metrics.transport import MetricsEndpoint
@@ -71,19 +69,10 @@ class _QuietHandler(WSGIRequestHandler):
 @contextlib.contextmanager
 def wsgi_server(app: Callable[..., Any]) -> Iterator[int]:
     """Serve ``app`` with ``wsgiref`` from a thread; yields the port; shuts down cleanly."""
-    before = set(threading.enumerate())
-    httpd = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="test-wsgiref"
-    )
-    thread.start()
-    try:
-        yield httpd.server_port
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(TIMEOUT)
-    assert [t.name for t in threads_started_since(before)] == []
+    with serving_from_thread(
+        make_server("127.0.0.1", 0, app, handler_class=_QuietHandler), "wsgiref"
+    ) as port:
+        yield port
 
 
 # -- the registry -------------------------------------------------------------------------------
