@@ -203,9 +203,12 @@ def written_base_name(name: str, scheme: str, kind: MetricType) -> str:
     (``_bucket``, ``_total``...). ``allow-utf-8`` keeps the name (writers quote it).
 
     As in Go, where a counter's family name carries ``_total``: a counter's base is
-    ``escape(name + "_total")`` minus ``_total``; other types escape ``name``. So every
+    ``escape(name + "_total")`` minus ``_total`` (an info family's likewise with ``_info``);
+    other types escape ``name``. So every
     format gives a series the name Prometheus derives from the protobuf family name.
     """
     if kind is MetricType.COUNTER:
         return escape_name(name + "_total", scheme)[: -len("_total")]
+    if kind is MetricType.INFO:
+        return escape_name(name + "_info", scheme)[: -len("_info")]
     return escape_name(name, scheme)

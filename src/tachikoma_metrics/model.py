@@ -21,6 +21,9 @@ class MetricType(enum.Enum):
     HISTOGRAM = "histogram"
     SUMMARY = "summary"
     UNKNOWN = "unknown"
+    INFO = "info"
+    STATESET = "stateset"
+    GAUGE_HISTOGRAM = "gaugehistogram"
 
 
 class SeriesLabels:
@@ -116,6 +119,9 @@ SAMPLE_SUFFIXES: dict[MetricType, tuple[str, ...]] = {
     MetricType.HISTOGRAM: ("_bucket", "_sum", "_count", "_created"),
     MetricType.SUMMARY: ("_sum", "_count", "_created"),
     MetricType.UNKNOWN: (),
+    MetricType.INFO: ("_info",),
+    MetricType.STATESET: (),
+    MetricType.GAUGE_HISTOGRAM: ("_bucket", "_gcount", "_gsum"),
 }
 
 
@@ -130,10 +136,21 @@ class MetricFamily:
     """One family as the encoders see it.
 
     ``name`` is the family name as OpenMetrics defines it: for counters, without the
-    ``_total`` suffix their samples carry. ``samples`` holds the series of counters,
-    gauges and unknown-typed families, ``histograms`` and ``summaries`` those of their
-    types; all are sorted by label values. ``labelnames`` and names may be any UTF-8
-    (encoders quote or escape what the legacy charset does not allow).
+    ``_total`` suffix their samples carry; for info families, without ``_info``.
+    ``samples`` holds the series of counters, gauges, unknown-typed, info and stateset
+    families, ``histograms`` those of histograms and gauge histograms, ``summaries`` those
+    of summaries; all are sorted by label values. ``labelnames`` and names may be any
+    UTF-8 (encoders quote or escape what the legacy charset does not allow).
+
+    Per type: an info family's samples are all 1 and its ``labelnames`` include the info
+    keys (a series without one of them has ``""`` there: Prometheus reads an empty label as
+    no label); a stateset has one sample per state, 1 or 0, and its last label name is the
+    family name, holding the state; a gauge histogram's ``sum`` and ``count`` are exposed as
+    ``_gsum`` and ``_gcount``.
+
+    ``timestamps``, when not empty, is parallel to the family's series (``samples``,
+    ``histograms`` or ``summaries``): each series' sample time in Unix seconds, or ``None``
+    for "now" (custom collectors set them; instruments never do).
     """
 
     name: str
@@ -148,3 +165,4 @@ class MetricFamily:
     # started (Unix seconds), and its latest exemplar.
     created: Sequence[float] = ()
     exemplars: Sequence[Exemplar | None] = ()
+    timestamps: Sequence[float | None] = ()
