@@ -46,6 +46,9 @@ class Failing:
         raise RuntimeError(self.message)
 
 
+ERRORS = "tachikoma_metrics_collector_errors_total"
+
+
 def _samples(registry: MetricsRegistry) -> dict[str, float]:
     text = registry.export_prometheus()
     return {
@@ -53,6 +56,11 @@ def _samples(registry: MetricsRegistry) -> dict[str, float]:
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
+
+
+def _user_samples(registry: MetricsRegistry) -> dict[str, float]:
+    """``_samples`` without the registry's self-metric counting failed collections."""
+    return {k: v for k, v in _samples(registry).items() if not k.startswith(ERRORS)}
 
 
 def test_any_collector_is_exported_with_the_instruments(registry: MetricsRegistry) -> None:
@@ -104,7 +112,10 @@ def test_undescribed_clash_is_left_out_of_the_export(
     intruder = Static(_gauge("jobs_total", 99), _gauge("fine", 1))
     registry.register(intruder)
     with caplog.at_level(logging.WARNING, logger="tachikoma_metrics"):
-        assert _samples(registry) == {"jobs_total[]": 1.0}
+        assert _samples(registry) == {
+            "jobs_total[]": 1.0,
+            f"{ERRORS}[('collector', 'Static')]": 1.0,
+        }
     assert "exposes 'jobs_total'" in caplog.text
     assert intruder.collected == 1
 
@@ -115,7 +126,8 @@ def test_two_undescribed_collectors_exposing_one_name(registry: MetricsRegistry)
     first, second = Static(_gauge("depth", 1)), Static(_gauge("depth", 2))
     registry.register(first)
     registry.register(second)
-    assert _samples(registry) == {"depth[]": 1.0}
+    assert _user_samples(registry) == {"depth[]": 1.0}
+    assert first.collected == second.collected == 1
 
 
 def test_failing_collector_is_left_out_and_logged_once(
@@ -128,10 +140,10 @@ def test_failing_collector_is_left_out_and_logged_once(
     registry.register(failing)
     with caplog.at_level(logging.WARNING, logger="tachikoma_metrics"):
         for _ in range(3):
-            assert _samples(registry) == {"depth[]": 3.0}
+            assert _user_samples(registry) == {"depth[]": 3.0}
             assert "depth 3.0" in registry.export_openmetrics()
         failing.message = "another failure"
-        assert _samples(registry) == {"depth[]": 3.0}
+        assert _user_samples(registry) == {"depth[]": 3.0}
     records = [r for r in caplog.records if r.name == "tachikoma_metrics"]
     assert [r.levelno for r in records] == [logging.WARNING, logging.WARNING]
     assert "Failing failed: RuntimeError: backend down" in records[0].getMessage()
@@ -157,7 +169,7 @@ def test_collector_returning_something_else_is_left_out(
     registry.register(Odd())  # type: ignore[arg-type]
     registry.gauge("depth", "Depth.").set(1)
     with caplog.at_level(logging.WARNING, logger="tachikoma_metrics"):
-        assert [f.name for f in registry.collect()] == ["depth"]
+        assert [f.name for f in registry.collect()] == ["depth", ERRORS[: -len("_total")]]
     assert "collector Odd failed" in caplog.text
 
 

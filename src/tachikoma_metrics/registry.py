@@ -12,7 +12,8 @@ from __future__ import annotations
 import inspect
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
 from . import _locks
@@ -37,8 +38,9 @@ from .exposition import (
 )
 from .instruments import Counter, Gauge, Histogram
 from .instruments._family import Family
-from .model import MetricFamily, exposed_names
+from .model import LabelSet, MetricFamily, MetricType, exposed_names
 from .storage import Storage
+from .values import created_now
 
 logger = logging.getLogger("tachikoma_metrics")
 
@@ -50,6 +52,17 @@ _Names = tuple[frozenset[str] | None, tuple[str, ...]]
 
 # Distinct collector-error messages remembered, so each is logged once (bounded memory).
 _REPORTED_LIMIT = 1024
+
+# The self-metric counting failed collections, per collector type (see MetricsRegistry).
+COLLECTOR_ERRORS = "tachikoma_metrics_collector_errors"
+_COLLECTOR_ERRORS_HELP = (
+    "Collections that failed, by the collector's type name; each failure left that"
+    " collector's metrics out of one export."
+)
+_COLLECTOR_ERRORS_NAMES = frozenset(exposed_names(COLLECTOR_ERRORS, MetricType.COUNTER))
+# The times every format can write (protobuf's Timestamp): the years 1 to 9999.
+_MIN_SECONDS = -62_135_596_800.0
+_MAX_SECONDS = 253_402_300_799.0
 
 
 @runtime_checkable
@@ -74,6 +87,49 @@ class _Entry:
     def __init__(self, collector: Collector, names: _Names) -> None:
         self.collector = collector
         self.names, self.written = names
+
+
+class _TargetInfo:
+    """The OpenMetrics ``target_info`` family: an info family named ``target`` whose one
+    series (value 1) carries labels describing the target (``service_name``...)."""
+
+    __slots__ = ("family",)
+
+    def __init__(self, labels: Mapping[str, str], utf8_names: bool) -> None:
+        if not isinstance(labels, Mapping):
+            raise TypeError(f"target_info must be a mapping of label names to str, got {labels!r}")
+        if not labels:
+            raise ValueError("target_info needs at least one label (or pass None for none)")
+        names = tuple(sorted(check_label_names(labels, utf8=utf8_names)))
+        values = tuple(check_text(f"target_info value of {n!r}", labels[n]) for n in names)
+        self.family = MetricFamily(
+            "target",
+            MetricType.INFO,
+            "Target metadata",
+            "",
+            names,
+            ((LabelSet(values), 1.0),),
+        )
+
+    def collect(self) -> list[MetricFamily]:
+        return [self.family]
+
+    def describe(self) -> list[MetricFamily]:
+        family = self.family
+        return [MetricFamily(family.name, family.type, family.help, "", family.labelnames)]
+
+    def __repr__(self) -> str:
+        return "<target_info>"
+
+
+class _SelfMetrics:
+    """Stands for the registry's own metrics where name checks name their owner."""
+
+    def collect(self) -> list[MetricFamily]:
+        return []
+
+    def __repr__(self) -> str:
+        return "<the registry's own metrics>"
 
 
 class _Builder:
@@ -149,6 +205,13 @@ class MetricsRegistry:
     Every name a family can be exposed under (``x_total``, ``x_bucket``, ...) belongs to one
     collector only, so two never write the same series. Safe to use from any thread; an
     export runs while other threads register, unregister and record.
+
+    Every collection that fails (a collector raising, returning something other than
+    families, or exposing a taken name) is counted in the self-metric
+    ``tachikoma_metrics_collector_errors_total{collector="<its type name>"}``, exported
+    with the rest from the first failure on (never before, so a healthy registry's exports
+    are unchanged). Should a collector expose that name itself, its metric is served and
+    the self-metric left out.
     """
 
     counter = instrument(Counter)
@@ -161,12 +224,17 @@ class MetricsRegistry:
         utf8_names: bool = False,
         created_series: bool = True,
         storage: Storage | None = None,
+        target_info: Mapping[str, str] | None = None,
     ) -> None:
         """``utf8_names``: accept metric and label names outside the legacy charset
         (Prometheus 3). ``created_series``: write ``_created`` series and created
         timestamps (OpenMetrics, protobuf) unless an export call says otherwise.
         ``storage``: where the value cells of this registry's instruments live (the
-        default keeps them in process memory)."""
+        default keeps them in process memory). ``target_info``: labels describing the
+        target (``{"service_name": "api"}``), exposed as the OpenMetrics ``target_info``
+        family (``target_info{service_name="api"} 1``; a gauge in Prometheus text); its
+        names follow this registry's naming rules, its values are ``str``. The names
+        ``target`` and ``target_info`` are then taken."""
         self.utf8_names = utf8_names
         self.created_series = created_series
         self.storage = storage if storage is not None else _storage.MEMORY
@@ -177,6 +245,18 @@ class MetricsRegistry:
         self._owners: dict[str, _Entry] = {}
         self._written: dict[str, _Entry] = {}  # "'name' with escaping=scheme" (UTF-8 only)
         self._reported: OrderedDict[str, None] = OrderedDict()
+        # Failed collections per collector type name: [labels, count, first failure].
+        self._errors: dict[str, list[Any]] = {}
+        self._self_entry = _Entry(_SelfMetrics(), (frozenset(), ()))
+        self.target_info: Mapping[str, str] | None = None
+        """The ``target_info`` labels given (read-only), or ``None``."""
+        if target_info is not None:
+            collector = _TargetInfo(target_info, utf8_names)
+            self.register(collector)
+            family = collector.family
+            self.target_info = MappingProxyType(
+                dict(zip(family.labelnames, family.samples[0][0].label_values, strict=True))
+            )
 
     # -- instruments (get-or-create) ---------------------------------------------------------
 
@@ -291,8 +371,10 @@ class MetricsRegistry:
         With ``names``, only the families exposing one of those names (a family name or a
         sample name such as ``x_total`` or ``x_bucket``), as ``?name[]=`` asks. A collector
         that raises, returns something other than ``MetricFamily`` objects, or exposes a
-        name another collector owns is left out of this snapshot and the error logged
-        (once per distinct message); the rest is served.
+        name another collector owns is left out of this snapshot, the error logged (once
+        per distinct message) and counted in ``tachikoma_metrics_collector_errors_total``;
+        the rest is served. Families that are subclasses of ``MetricFamily`` (the
+        ``collectors`` builders) are copied into plain ones.
         """
         wanted = None
         if names is not None:
@@ -309,6 +391,7 @@ class MetricsRegistry:
                 if not isinstance(entry.collector, Family):  # families check text on entry
                     for family in families:
                         _check_text_of(family)
+                        _check_series_of(family)
                 if described is None or any(f.name not in described for f in families):
                     self._check_names(entry, families, produced)
             except Exception as error:  # one collector must never break the export
@@ -319,8 +402,32 @@ class MetricsRegistry:
                     f for f in families if not wanted.isdisjoint(exposed_names(f.name, f.type))
                 ]
             out.extend(families)
+        if self._errors and (wanted is None or not wanted.isdisjoint(_COLLECTOR_ERRORS_NAMES)):
+            errors = self._errors_family()
+            try:
+                self._check_names(self._self_entry, [errors], produced)
+            except RegistrationError as error:  # a collector's own metric of that name wins
+                self._report_once(f"{COLLECTOR_ERRORS}_total is left out: {error}", None)
+            else:
+                out.append(errors)
         out.sort(key=_family_name)
         return out
+
+    def _errors_family(self) -> MetricFamily:
+        """The self-metric: failed collections per collector type name, sorted by name."""
+        with self._lock:
+            rows = sorted(self._errors.items())
+            samples = tuple((labels, float(count)) for _, (labels, count, _) in rows)
+            created = tuple(start for _, (_, _, start) in rows)
+        return MetricFamily(
+            COLLECTOR_ERRORS,
+            MetricType.COUNTER,
+            _COLLECTOR_ERRORS_HELP,
+            "",
+            ("collector",),
+            samples,
+            created=created,
+        )
 
     def _checked_names(self, family: MetricFamily) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Check a family's names against this registry's naming rules; return the names
@@ -366,15 +473,28 @@ class MetricsRegistry:
         produced.update(mine)
 
     def _collector_failed(self, collector: Collector, error: Exception) -> None:
-        """Log a collector's failure once per distinct message (logger ``tachikoma_metrics``)."""
-        message = f"collector {type(collector).__name__} failed: {type(error).__name__}: {error}"
+        """Count a collector's failure (every one) and log it once per distinct message
+        (logger ``tachikoma_metrics``)."""
+        kind = type(collector).__name__
+        with self._lock:
+            record = self._errors.get(kind)
+            if record is None:
+                self._errors[kind] = [LabelSet((kind,)), 1, created_now()]
+            else:
+                record[1] += 1
+        message = f"collector {kind} failed: {type(error).__name__}: {error}"
+        self._report_once(f"{message}; its metrics are left out of this export", error)
+
+    def _report_once(self, message: str, error: Exception | None) -> None:
+        """Log ``message`` at WARNING unless it is one of the last ``_REPORTED_LIMIT``
+        distinct messages logged."""
         with self._lock:
             if message in self._reported:
                 return
             self._reported[message] = None
             if len(self._reported) > _REPORTED_LIMIT:
                 self._reported.popitem(last=False)
-        logger.warning("%s; its metrics are left out of this export", message, exc_info=error)
+        logger.warning("%s", message, exc_info=error)
 
     def export_prometheus(self, *, escaping: str = UNDERSCORES) -> str:
         """Every family in Prometheus text format (0.0.4; 1.0.0 with ``allow-utf-8``)."""
@@ -404,14 +524,32 @@ class MetricsRegistry:
 
 
 def _collected(collector: Collector) -> list[MetricFamily]:
-    """``collector.collect()`` as a list, every item checked to be a ``MetricFamily``."""
-    families = collector.collect()
-    if families.__class__ is not list:
-        families = list(families)
-    for family in families:
-        if family.__class__ is not MetricFamily and not isinstance(family, MetricFamily):
-            raise TypeError(f"collect() must return MetricFamily objects, got {family!r}")
+    """``collector.collect()`` as a new list, every item checked to be a ``MetricFamily``
+    and subclasses (builders whose lists grow) copied into plain ones."""
+    families = list(collector.collect())
+    for i, family in enumerate(families):
+        if family.__class__ is not MetricFamily:
+            if not isinstance(family, MetricFamily):
+                raise TypeError(f"collect() must return MetricFamily objects, got {family!r}")
+            families[i] = _plain(family)
     return families
+
+
+def _plain(family: MetricFamily) -> MetricFamily:
+    """A plain ``MetricFamily`` with the fields of ``family`` (series lists as tuples)."""
+    return MetricFamily(
+        family.name,
+        family.type,
+        family.help,
+        family.unit,
+        tuple(family.labelnames),
+        tuple(family.samples),
+        tuple(family.histograms),
+        tuple(family.summaries),
+        tuple(family.created),
+        tuple(family.exemplars),
+        tuple(family.timestamps),
+    )
 
 
 def _check_text_of(family: MetricFamily) -> None:
@@ -437,6 +575,34 @@ def _check_text_of(family: MetricFamily) -> None:
             for pair in exemplar.labels:
                 for text in pair:
                     check_text(f"exemplar label of {family.name!r}", text)
+
+
+def _check_series_of(family: MetricFamily) -> None:
+    """Raise ``ValueError`` unless a collector-built family's parallel lists (created
+    times, exemplars, timestamps) are empty or have one entry per series, and its times can
+    be written by every format: a bad family must fail its collector, not the export."""
+    kind = family.type
+    if kind is MetricType.HISTOGRAM or kind is MetricType.GAUGE_HISTOGRAM:
+        count = len(family.histograms)
+    elif kind is MetricType.SUMMARY:
+        count = len(family.summaries)
+    else:
+        count = len(family.samples)
+    for what, parallel in (
+        ("created times", family.created),
+        ("exemplars", family.exemplars),
+        ("timestamps", family.timestamps),
+    ):
+        if parallel and len(parallel) != count:
+            raise ValueError(
+                f"{family.name!r} has {count} series but {len(parallel)} {what}: give one"
+                " per series, or none"
+            )
+    for seconds in (*family.created, *family.timestamps):
+        if seconds is not None and not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
+            raise ValueError(
+                f"{family.name!r} has the time {seconds!r}, not within the years 1 to 9999"
+            )
 
 
 def _family_name(family: MetricFamily) -> str:
