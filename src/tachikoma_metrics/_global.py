@@ -8,7 +8,8 @@ and the children taken from them, so a handle made before ``init()`` records aft
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 from ._locks import new_lock
@@ -70,6 +71,30 @@ histogram = facade(Histogram)
 def current_registry() -> MetricsRegistry | None:
     """The global registry once ``init()`` has run, else ``None`` (nothing is recorded)."""
     return _facade_registry() if _initialized else None
+
+
+@contextmanager
+def isolated() -> Iterator[MetricsRegistry]:
+    """Give the facade a fresh, initialised registry for the duration of a ``with`` block
+    (a test): ``counter(...)``, ``init()`` and the module exports use it, and it is
+    yielded. Afterwards the previous facade state (its registry, whether ``init()`` had
+    run) comes back, even when the block raises; blocks nest.
+
+    Not for concurrent use: the facade is process-wide, so a thread recording through it
+    while another thread is inside ``isolated()`` records into whichever registry is
+    current, and two threads entering and leaving in overlapping order restore each
+    other's state.
+    """
+    global _registry, _initialized
+    fresh = MetricsRegistry()
+    with _lock:
+        saved = _registry, _initialized
+        _registry, _initialized = fresh, True
+    try:
+        yield fresh
+    finally:
+        with _lock:
+            _registry, _initialized = saved
 
 
 def export_prometheus(*, escaping: str = UNDERSCORES) -> str:
