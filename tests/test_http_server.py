@@ -573,12 +573,34 @@ def test_tls_client_certificate_optional(
 
 
 def test_tls_options_without_certfile_are_rejected(certificates: Certificates) -> None:
-    """``keyfile`` or ``client_cafile`` without ``certfile`` is a ``ValueError``, and no
-    server is started."""
-    with pytest.raises(ValueError):
+    """``keyfile`` or ``client_cafile`` without ``certfile`` is a ``ValueError`` naming
+    it, and no server is started. (TLS versions: ``test_tls_versions.py``.)"""
+    with pytest.raises(ValueError, match=r"keyfile=.* need certfile"):
         start_http_server(0, registry=MetricsRegistry(), keyfile=str(certificates.server_key))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"client_cafile=.* need certfile"):
         start_http_server(0, registry=MetricsRegistry(), client_cafile=str(certificates.ca))
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.0", "HTTP/1.1"])
+def test_tls_connection_ends_with_close_notify(
+    tls_server: MetricsServer, certificates: Certificates, version: str
+) -> None:
+    """A TLS connection the server closes (after an HTTP/1.0 answer, or a
+    ``Connection: close`` request) ends with TLS ``close_notify``: a client that takes a
+    bare TCP close for a truncated stream (``suppress_ragged_eofs=False``, as OpenSSL 3's
+    own clients do) reads the whole answer and then a clean end of stream. (The server
+    used to close the socket without it: such clients reported an error.)"""
+    context = _tls_client(certificates)
+    raw = socket.create_connection(("127.0.0.1", tls_server.port), timeout=TIMEOUT)
+    with context.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as sock:
+        sock.sendall(f"GET /metrics {version}\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        while chunk := sock.recv(65536):  # SSLEOFError without close_notify
+            chunks.append(chunk)
+    status, headers, body = split_response(b"".join(chunks))
+    assert status == 200
+    assert len(body) == int(headers["content-length"])
+    assert read_samples(body.decode()) == EXPECTED
 
 
 # -- basic auth ---------------------------------------------------------------------------------

@@ -222,6 +222,13 @@ class _Server(ThreadingHTTPServer):
                     self._ending.append(threading.current_thread())
                 self._state.notify_all()
 
+    def shutdown_request(self, request: Any) -> None:
+        """Close a connection; over TLS, first send ``close_notify`` (TLS requires it
+        before closing, and OpenSSL 3 clients take its absence for a truncated stream)."""
+        if isinstance(request, ssl.SSLSocket):
+            _close_notify(request)
+        super().shutdown_request(request)
+
     def server_close(self) -> None:
         super().server_close()
         with self._state:
@@ -296,6 +303,15 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("metrics request from %s failed", client_address, exc_info=True)
+
+
+def _close_notify(connection: ssl.SSLSocket) -> None:
+    """Send TLS ``close_notify`` without waiting: the socket is made non-blocking, so a
+    client that sends no ``close_notify`` back, or does not read, cannot hold the thread.
+    Nothing is sent when the handshake never completed or the connection is gone."""
+    with contextlib.suppress(OSError, ValueError):  # SSLWantReadError included
+        connection.settimeout(0)
+        connection.unwrap()
 
 
 def _cut(connections: Iterable[socket.socket]) -> None:
@@ -464,6 +480,29 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s - %s", self.address_string(), format % args)
 
 
+def _tls_rank(version: ssl.TLSVersion) -> int:
+    """``version``'s place among TLS versions (the ``*_SUPPORTED`` aliases at the ends)."""
+    real = [v for v in ssl.TLSVersion if v.value >= 0]
+    if version == ssl.TLSVersion.MINIMUM_SUPPORTED:
+        return min(real).value
+    if version == ssl.TLSVersion.MAXIMUM_SUPPORTED:
+        return max(real).value
+    return version.value
+
+
+def _check_tls_versions(minimum: ssl.TLSVersion | None, maximum: ssl.TLSVersion | None) -> None:
+    for name, version in (("tls_min_version", minimum), ("tls_max_version", maximum)):
+        if version is not None and not isinstance(version, ssl.TLSVersion):
+            raise TypeError(
+                f"{name} must be an ssl.TLSVersion (e.g. ssl.TLSVersion.TLSv1_3), got {version!r}"
+            )
+    if minimum is not None and maximum is not None and _tls_rank(minimum) > _tls_rank(maximum):
+        raise ValueError(
+            f"tls_min_version {minimum!r} is above tls_max_version {maximum!r}: "
+            "no TLS version would be left"
+        )
+
+
 def start_http_server(
     port: int,
     addr: str = "127.0.0.1",
@@ -476,13 +515,19 @@ def start_http_server(
     basic_auth: tuple[str, str] | None = None,
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    tls_min_version: ssl.TLSVersion | None = None,
+    tls_max_version: ssl.TLSVersion | None = None,
 ) -> MetricsServer:
     """Serve ``/metrics`` on ``addr:port`` (port 0 picks a free port) from a thread.
 
     ``registry=None`` serves the global registry (empty until ``init()``). With
     ``certfile`` (and ``keyfile``) the server speaks TLS; ``client_cafile`` makes it verify
     client certificates against that CA, and ``client_auth_required`` refuses clients
-    without one. ``basic_auth=(user, password)`` answers 401 to anyone else.
+    without one. ``tls_min_version`` and ``tls_max_version`` (``ssl.TLSVersion``, e.g.
+    ``ssl.TLSVersion.TLSv1_3``) bound the TLS versions clients may use (by default,
+    whatever the ``ssl`` module's defaults allow: TLS 1.2 and 1.3 with current OpenSSL);
+    a minimum above the maximum, or either without ``certfile``, is a ``ValueError``.
+    ``basic_auth=(user, password)`` answers 401 to anyone else.
     Connections are kept alive (HTTP/1.1) and closed after ``idle_timeout`` seconds
     without a request (default 120: longer than common scrape intervals).
     ``max_connections`` (default 64) bounds the open connections, hence the server's
@@ -498,6 +543,7 @@ def start_http_server(
         isinstance(max_connections, int) and max_connections >= 1
     ):
         raise ValueError(f"max_connections must be a positive integer, got {max_connections!r}")
+    _check_tls_versions(tls_min_version, tls_max_version)
     context = None
     if certfile is not None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -505,8 +551,23 @@ def start_http_server(
         if client_cafile is not None:
             context.load_verify_locations(cafile=client_cafile)
             context.verify_mode = ssl.CERT_REQUIRED if client_auth_required else ssl.CERT_OPTIONAL
-    elif client_cafile is not None or keyfile is not None:
-        raise ValueError("keyfile and client_cafile need certfile (TLS)")
+        if tls_min_version is not None:
+            context.minimum_version = tls_min_version
+        if tls_max_version is not None:
+            context.maximum_version = tls_max_version
+    else:
+        given = [
+            f"{name}={value!r}"
+            for name, value in (
+                ("keyfile", keyfile),
+                ("client_cafile", client_cafile),
+                ("tls_min_version", tls_min_version),
+                ("tls_max_version", tls_max_version),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ValueError(f"{', '.join(given)} need certfile (TLS)")
     endpoint = MetricsEndpoint(registry, transport="start_http_server")
     server = _Server(
         (addr, port), endpoint, context, basic_auth, float(idle_timeout), max_connections
