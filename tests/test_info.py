@@ -190,6 +190,8 @@ def test_any_mapping_and_str_subclasses_are_accepted(registry: MetricsRegistry) 
     got = build.get()
     assert got == {"empty": "", "owner": "équipe ☃"}
     assert all(type(k) is str and type(v) is str for k, v in got.items())
+    build.info({Text("owner"): "x"})  # a known key, given as a subclass this time
+    assert [type(k) for k in build.get()] == [str]
 
 
 def test_snapshot_labels_are_built_once_while_nothing_changes(registry: MetricsRegistry) -> None:

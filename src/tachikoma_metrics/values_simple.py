@@ -20,17 +20,17 @@ shared by its children: ``InfoRules`` and ``States``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Set
-from operator import itemgetter
 from typing import TYPE_CHECKING, ClassVar
 
 from ._locks import new_lock
 from ._names import check_label_names, check_text
 from .values import Cell
 
-# An info value: (key, value) pairs sorted by key. A tuple: never mutated once stored.
-InfoPairs = tuple[tuple[str, str], ...]
+# An info value: label names to values, keys sorted. Never mutated once stored (readers
+# hold it without a lock); ``get()`` hands out copies.
+InfoValue = dict[str, str]
 
-_first = itemgetter(0)
+_NO_INFO: InfoValue = {}
 
 
 class InfoRules:
@@ -55,32 +55,43 @@ class InfoRules:
         self.known: frozenset[str] = frozenset()
         self.lock = new_lock()
 
-    def check(self, values: object) -> InfoPairs:
-        """``values`` (a mapping of keys to values) as sorted pairs, after checking every
-        key and value; ``TypeError``/``ValueError`` naming the first offending one."""
-        if not isinstance(values, Mapping):
+    def check(self, values: object) -> InfoValue:
+        """``values`` (a mapping of keys to values) as a new dict with its keys sorted,
+        after checking every key and value; ``TypeError``/``ValueError`` naming the first
+        offending one."""
+        if values.__class__ is not dict and not isinstance(values, Mapping):
             raise TypeError(
                 f"info of {self.name!r} must be a mapping of label names to str values,"
                 f" got {values!r}"
             )
-        pairs = tuple(values.items())  # one read of the caller's mapping
+        items = list(values.items())  # one read of the caller's mapping
         known = self.known
-        new = False
-        for key, value in pairs:
-            if value.__class__ is not str and not isinstance(value, str):
+        for key, value in items:
+            # Known plain-str keys and plain ASCII values: nothing more to check.
+            if (
+                key.__class__ is not str
+                or value.__class__ is not str
+                or not value.isascii()
+                or key not in known
+            ):
+                return self._check_slow(items)
+        items.sort()  # keys are distinct: tuples compare by key alone
+        return dict(items)
+
+    def _check_slow(self, items: list[tuple[object, object]]) -> InfoValue:
+        known = self.known
+        for key, value in items:
+            if not isinstance(value, str):
                 raise TypeError(
                     f"info of {self.name!r}: the value of {key!r} must be a str, got {value!r}"
                 )
             if not value.isascii():
                 check_text(f"info of {self.name!r}: the value of {key!r}", value)
-            if key not in known:
-                new = True
+        new = [key for key, _ in items if key not in known]
         if new:
-            self._learn([key for key, _ in pairs if key not in known])
-        if any(key.__class__ is not str or value.__class__ is not str for key, value in pairs):
-            # str subclasses become plain str: a stored value never carries their behaviour.
-            pairs = tuple((str.__str__(key), str.__str__(value)) for key, value in pairs)
-        return tuple(sorted(pairs, key=_first))
+            self._learn(new)
+        # str subclasses become plain str: a stored value never carries their behaviour.
+        return dict(sorted((str.__str__(key), str.__str__(value)) for key, value in items))
 
     def _learn(self, keys: list[object]) -> None:
         """Check keys not seen before and remember them."""
@@ -129,13 +140,13 @@ class InfoCell(Cell):
     STORAGE: ClassVar[tuple[str, ...]] = ("_info", "_rules")
     WRITES: ClassVar[tuple[str, ...]] = ("info",)
     Idle = _IdleInfo
-    _info: InfoPairs
+    _info: InfoValue
     _rules: InfoRules
 
     def _init_cell(self, rules: InfoRules) -> None:
         """``rules``: the family's, shared by its children."""
         self._rules = rules
-        self._info = ()
+        self._info = _NO_INFO
 
     def info(self, values: Mapping[str, str]) -> None:
         """Replace the info with ``values`` (label names to str values; the mapping is
@@ -144,7 +155,7 @@ class InfoCell(Cell):
 
     def get(self) -> dict[str, str]:
         """The info as a new dict (keys sorted); ``{}`` before the first ``info()``."""
-        return dict(self._info)
+        return self._info.copy()
 
 
 def check_states(family: str, states: object) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from ..model import LabelSet, MetricFamily, MetricType, SeriesLabels
-from ..values_simple import InfoCell, InfoPairs, InfoRules
+from ..values_simple import InfoCell, InfoRules, InfoValue
 from ._family import Child, Family, Registrar
 
 _SUFFIX = "_info"
@@ -24,7 +24,7 @@ def refuse_unit(kind: str, name: object, unit: object) -> None:
 
 
 # Memo of a series' exposed labels: (info it was built from, info keys, labels).
-_Exposed = tuple[InfoPairs, tuple[str, ...], SeriesLabels]
+_Exposed = tuple[InfoValue, tuple[str, ...], SeriesLabels]
 
 
 class InfoChild(InfoCell, Child):
@@ -91,7 +91,7 @@ class Info(Family[InfoChild], InfoCell):
     def _snapshot(self) -> MetricFamily:
         series: Sequence[InfoChild | Info] = self._series()
         infos = [one._info for one in series]  # each read once: one info() or the next
-        keys = tuple(sorted({key for info in infos for key, _ in info}))
+        keys = tuple(sorted({key for info in infos for key in info}))
         samples: list[tuple[SeriesLabels, float]]
         if keys:
             samples = [
@@ -109,14 +109,13 @@ class Info(Family[InfoChild], InfoCell):
         )
 
 
-def _exposed(series: InfoChild | Info, info: InfoPairs, keys: tuple[str, ...]) -> SeriesLabels:
+def _exposed(series: InfoChild | Info, info: InfoValue, keys: tuple[str, ...]) -> SeriesLabels:
     """The labels ``series`` is exposed with: its label values, then its value of each info
     key (``""`` for a key it lacks). Kept until its info or the family's keys change, so an
     unchanged series is rendered once, not at every scrape."""
     memo = series._exposed
     if memo is not None and memo[0] is info and memo[1] == keys:
         return memo[2]
-    values = dict(info)
-    labels = LabelSet((*series.label_values, *(values.get(key, "") for key in keys)))
+    labels = LabelSet((*series.label_values, *(info.get(key, "") for key in keys)))
     series._exposed = (info, keys, labels)
     return labels
