@@ -87,6 +87,9 @@ def test_info_suffix_is_added_once(registry: MetricsRegistry, given: str) -> Non
     assert registry.get("tachikoma_build_info") is build
     assert registry.get("tachikoma_build") is build
     assert registry.get("tachikoma_build_info_info") is None
+    registry.gauge("other", "Other.")
+    for wanted in ("tachikoma_build_info", "tachikoma_build"):  # as ?name[]= asks
+        assert [f.name for f in registry.collect([wanted])] == ["tachikoma_build"]
 
 
 def test_name_that_is_only_the_suffix_is_refused(registry: MetricsRegistry) -> None:
