@@ -118,7 +118,7 @@ class InfoRules:
                         f"invalid info key for {self.name!r}: {error} (with its label names"
                         " and the info keys it already has)"
                     ) from None
-            self.known = known.union(names)
+            self.known = known.union(str.__str__(name) for name in names)
 
 
 class _IdleInfo:
