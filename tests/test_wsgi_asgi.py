@@ -126,17 +126,44 @@ def raw_head(port: int, target: str) -> tuple[int, dict[str, str], bytes]:
 # -- the same behaviour under both servers ------------------------------------------------------
 
 
+RAW = "/raw"  # where the fixtures' servers mount the app made with disable_compression=True
+
+
+def _under(prefix: str, path: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
 def _mounted_wsgi(registry: MetricsRegistry) -> Callable[..., Any]:
     """The validated WSGI app at the root, and again mounted under ``/app`` (moved from
     ``PATH_INFO`` to ``SCRIPT_NAME``, as a WSGI router does: ``/app`` leaves ``PATH_INFO``
-    empty, ``/app/`` leaves ``/``)."""
+    empty, ``/app/`` leaves ``/``); under ``/raw``, the app made with
+    ``disable_compression=True``."""
     metrics = validator(make_wsgi_app(registry))
+    raw = validator(make_wsgi_app(registry, disable_compression=True))
 
     def router(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
-        if path == "/app" or path.startswith("/app/"):
+        if _under(RAW, path):
+            shift_path_info(environ)
+            return raw(environ, start_response)
+        if _under("/app", path):
             shift_path_info(environ)
         return metrics(environ, start_response)
+
+    return router
+
+
+def _mounted_asgi(registry: MetricsRegistry) -> Callable[..., Any]:
+    """The ASGI app at the root; under ``/raw`` (``root_path`` extended, as Starlette's
+    ``Mount`` does), the app made with ``disable_compression=True``."""
+    metrics = make_asgi_app(registry)
+    raw = make_asgi_app(registry, disable_compression=True)
+
+    async def router(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and _under(RAW, scope.get("path", "")):
+            await raw({**scope, "root_path": scope.get("root_path", "") + RAW}, receive, send)
+        else:
+            await metrics(scope, receive, send)
 
     return router
 
@@ -149,7 +176,7 @@ def port(request: pytest.FixtureRequest, recorded: MetricsRegistry) -> Iterator[
         with wsgi_server(_mounted_wsgi(recorded)) as bound:
             yield bound
     else:
-        with uvicorn_server(make_asgi_app(recorded)) as bound:
+        with uvicorn_server(_mounted_asgi(recorded)) as bound:
             yield bound
 
 
@@ -247,6 +274,66 @@ def test_head_404_has_no_body(port: int) -> None:
     status, _, rest = raw_head(port, "/nope")
     assert status == 404
     assert rest == b""
+
+
+# -- disable_compression ------------------------------------------------------------------------
+
+
+def _export(registry: MetricsRegistry, accept: str) -> bytes:
+    if accept == ACCEPT_PROTOBUF:
+        return registry.export_protobuf()
+    if accept == ACCEPT_OM:
+        return registry.export_openmetrics().encode()
+    return registry.export_prometheus().encode()
+
+
+@pytest.mark.parametrize("accept_encoding", ["gzip", "gzip;q=1, identity;q=0", "*", "identity"])
+@pytest.mark.parametrize("accept", ["", ACCEPT_OM, ACCEPT_PROTOBUF])
+def test_disable_compression_never_gzips(
+    port: int, recorded: MetricsRegistry, accept: str, accept_encoding: str
+) -> None:
+    """With ``disable_compression=True`` the answer is never gzip, whatever
+    ``Accept-Encoding`` asks (even ``identity;q=0``): no ``Content-Encoding``, the
+    registry's export byte for byte, ``Content-Length`` its length, ``Vary: Accept`` only
+    (the answer no longer depends on ``Accept-Encoding``). The same request to the
+    default app, under the same server, is gzipped whenever gzip is acceptable. Under
+    wsgiref (validated) and uvicorn, mounted under ``/raw``."""
+    headers = {"Accept": accept, "Accept-Encoding": accept_encoding}
+    reply = fetch(port, RAW + "/metrics", headers=headers)
+    assert reply.status == 200
+    assert reply.header("Content-Encoding") is None
+    assert reply.body == _export(recorded, accept)
+    assert reply.header("Content-Length") == str(len(reply.body))
+    assert reply.header("Vary") == "Accept"
+    control = fetch(port, headers=headers)
+    assert control.header("Vary") == "Accept, Accept-Encoding"
+    if accept_encoding != "identity":
+        assert control.header("Content-Encoding") == "gzip"
+        assert gzip.decompress(control.body) == reply.body
+
+
+def test_disable_compression_head(port: int, recorded: MetricsRegistry) -> None:
+    """HEAD with ``Accept-Encoding: gzip`` announces the uncompressed length, no body."""
+    status, headers, rest = split_response(
+        raw_exchange(
+            port,
+            b"HEAD /raw/metrics HTTP/1.0\r\nHost: test\r\nAccept-Encoding: gzip\r\n\r\n",
+        )
+    )
+    assert status == 200
+    assert "content-encoding" not in headers
+    assert headers["content-length"] == str(len(recorded.export_prometheus().encode()))
+    assert rest == b""
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, 0.0], ids=repr)
+def test_disable_compression_must_be_a_bool(value: Any) -> None:
+    """``disable_compression`` is ``True`` or ``False``: anything else (a truthy string
+    included, which would silently mean True) is a ``TypeError`` naming the value."""
+    for make in (make_wsgi_app, make_asgi_app, MetricsEndpoint):
+        with pytest.raises(TypeError, match="disable_compression") as raised:
+            make(MetricsRegistry(), disable_compression=value)
+        assert repr(value) in str(raised.value)
 
 
 # -- WSGI only ----------------------------------------------------------------------------------

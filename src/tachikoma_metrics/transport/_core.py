@@ -90,10 +90,12 @@ class MetricsEndpoint:
     (empty until ``init()``) when ``registry`` is ``None``.
 
     GET and HEAD only (others get 405), other paths 404. The format is negotiated from
-    ``Accept``, gzip applied when ``Accept-Encoding`` allows it, and ``?name[]=x``
-    restricts the answer to families exposing those names. Any failure becomes a 500
-    for this request only; nothing raises out of ``handle``. ``transport`` names the
-    caller in the one warning logged when the global registry is served before ``init()``.
+    ``Accept``, gzip applied when ``Accept-Encoding`` allows it (never with
+    ``disable_compression=True``: then the answer does not vary with
+    ``Accept-Encoding``), and ``?name[]=x`` restricts the answer to families exposing
+    those names. Any failure becomes a 500 for this request only; nothing raises out of
+    ``handle``. ``transport`` names the caller in the one warning logged when the global
+    registry is served before ``init()``.
     """
 
     def __init__(
@@ -102,10 +104,16 @@ class MetricsEndpoint:
         *,
         path: str = "/metrics",
         transport: str = "MetricsEndpoint",
+        disable_compression: bool = False,
     ) -> None:
+        if not isinstance(disable_compression, bool):
+            raise TypeError(
+                f"disable_compression must be True or False, got {disable_compression!r}"
+            )
         self._registry = registry
         self.path = path
         self.transport = transport
+        self.disable_compression = disable_compression
 
     def registry(self) -> MetricsRegistry | None:
         """The registry a scrape exports now (the global one is ``None`` before ``init()``)."""
@@ -152,13 +160,15 @@ class MetricsEndpoint:
         names = parse_qs(query).get("name[]") if query else None
         registry = self.registry()
         created = registry.created_series if registry is not None else True
-        chosen = negotiate(header("Accept"), header("Accept-Encoding"), created=created)
+        encodings = None if self.disable_compression else header("Accept-Encoding")
+        chosen = negotiate(header("Accept"), encodings, created=created)
         families = registry.collect(names) if registry is not None else []
         try:
             body = chosen.encode(families)
         except ExpositionError as error:
             return _plain(500, "Internal Server Error", f"cannot expose these metrics: {error}")
-        headers = [("Content-Type", chosen.content_type), ("Vary", "Accept, Accept-Encoding")]
+        vary = "Accept" if self.disable_compression else "Accept, Accept-Encoding"
+        headers = [("Content-Type", chosen.content_type), ("Vary", vary)]
         if chosen.compression == "gzip":
             body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
             headers.append(("Content-Encoding", "gzip"))

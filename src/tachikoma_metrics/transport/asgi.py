@@ -16,8 +16,17 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def make_asgi_app(registry: MetricsRegistry | None = None, *, path: str = "/metrics") -> ASGIApp:
+def make_asgi_app(
+    registry: MetricsRegistry | None = None,
+    *,
+    path: str = "/metrics",
+    disable_compression: bool = False,
+) -> ASGIApp:
     """An ASGI 3 application serving ``path`` from ``registry`` (the global one if ``None``).
+
+    The answer is gzip-compressed when the request's ``Accept-Encoding`` allows it, unless
+    ``disable_compression=True`` (e.g. when a middleware or proxy in front compresses):
+    then never, whatever the client asks.
 
     The snapshot and its encoding run in a worker thread (``asyncio.to_thread``), so a
     large registry never blocks the event loop for the length of an export. Lifespan
@@ -28,7 +37,9 @@ def make_asgi_app(registry: MetricsRegistry | None = None, *, path: str = "/metr
     ``Mount("/metrics", app=app)``), the app also answers at its mount point, with or
     without a trailing slash; it never redirects.
     """
-    endpoint = MetricsEndpoint(registry, path=path, transport="make_asgi_app")
+    endpoint = MetricsEndpoint(
+        registry, path=path, transport="make_asgi_app", disable_compression=disable_compression
+    )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
