@@ -1,6 +1,10 @@
 """Sample lines of the two text formats (Prometheus text, OpenMetrics): label pairs, line
 heads, and the writers of plain, histogram and summary series.
 
+A series with a sample timestamp (``MetricFamily.timestamps``) writes it after the value
+of every one of its lines (``_bucket``, ``_sum``, ``_created``... included), in the
+dialect's form; families without timestamps keep the fast paths.
+
 Everything here takes pre-passed families (``_prepass.escape_families``): names are written
 as given, and quoted only when they are not legacy-valid (which happens under
 ``allow-utf-8`` only). A ``Dialect`` says how the two formats differ within these lines.
@@ -15,6 +19,7 @@ from ..model import Exemplar, HistogramValue, MetricFamily, SeriesLabels, Summar
 from ._escaping import escape_text, quote
 from ._floats import OM_CACHE, format_openmetrics
 from ._prepass import all_legacy_labels, declared_labelnames, memoised
+from ._stamps import series_stamps
 
 Add = Callable[[str], None]
 Render = Callable[[SeriesLabels], str]
@@ -30,13 +35,28 @@ class Dialect:
     ``dict.get`` of its memo, for hot loops that inline the look-up. ``exemplar`` writes
     an exemplar suffix, or is ``None`` where the format has no exemplars. ``signed_sums``:
     whether ``_sum``/``_count`` are written for a histogram with a negative bound or sum
-    (OpenMetrics allows neither there).
+    (OpenMetrics allows neither there). ``stamp`` writes a sample timestamp (Unix seconds:
+    milliseconds in text, seconds in OpenMetrics), raising ``ExpositionError`` for one that
+    cannot be written.
     """
 
     value: Callable[[float], str]
     memo: Callable[[float], str | None]
     exemplar: Callable[[Exemplar], str] | None
     signed_sums: bool
+    stamp: Callable[[float], str]
+
+
+def stamp_suffixes(family: MetricFamily, series: int, dialect: Dialect) -> list[str] | None:
+    """Per series, what follows its values: ``" <timestamp>"`` or ``""``; ``None`` when
+    the family has no sample timestamps (see ``_stamps.series_stamps``)."""
+    stamp = dialect.stamp
+    return series_stamps(family, series, lambda seconds: " " + stamp(seconds), "")
+
+
+def label_name(name: str) -> str:
+    """A label name as written: as is if legacy-valid, else quoted."""
+    return name if all_legacy_labels((name,)) else quote(name)
 
 
 def label_renderer(family: MetricFamily, memo: bool) -> Render:
@@ -52,7 +72,7 @@ def label_renderer(family: MetricFamily, memo: bool) -> Render:
         return _no_labels
     order = sorted(range(len(labelnames)), key=declared_labelnames(family).__getitem__)
     legacy = all_legacy_labels(labelnames)
-    heads = [(labelnames[i] if legacy else _label_name(labelnames[i])) + '="' for i in order]
+    heads = [(labelnames[i] if legacy else label_name(labelnames[i])) + '="' for i in order]
 
     def render(labels: SeriesLabels) -> str:
         values = labels.label_values
@@ -62,10 +82,6 @@ def label_renderer(family: MetricFamily, memo: bool) -> Render:
         )
 
     return memoised(render, "rendered_labels") if memo else render
-
-
-def _label_name(name: str) -> str:
-    return name if all_legacy_labels((name,)) else quote(name)
 
 
 def _no_labels(labels: SeriesLabels) -> str:
@@ -103,6 +119,11 @@ def sample_lines(
     """One ``name{pairs} value`` line per series of ``family.samples``; ``memo``: whether
     the label memos may be used (``_prepass.label_memos_valid``)."""
     value_text = dialect.value
+    if family.timestamps:
+        stamps = stamp_suffixes(family, len(family.samples), dialect) or ()
+        for (labels, value), stamp in zip(family.samples, stamps, strict=True):
+            add(f"{line_head(name, quoted, render(labels))}{value_text(value)}{stamp}\n")
+        return
     if quoted or not memo or not family.labelnames:
         for labels, value in family.samples:
             add(f"{line_head(name, quoted, render(labels))}{value_text(value)}\n")
@@ -131,25 +152,36 @@ def histogram_lines(
 ) -> None:
     """Buckets (``le`` last), ``_sum``, ``_count`` and, with ``created``, ``_created``."""
     bucket = name + "_bucket"
-    value_text, exemplar_text = dialect.value, dialect.exemplar
-    le_text = _le_text
-    for labels, value in family.histograms:
+    value_text = dialect.value
+    stamps = stamp_suffixes(family, len(family.histograms), dialect)
+    for i, (labels, value) in enumerate(family.histograms):
         pairs = render(labels)
-        bucket_head = le_head(bucket, quoted, pairs)
-        exemplars = value.exemplars
-        if exemplar_text is None or exemplars is None:
-            for bound, cumulative in value.buckets:
-                le = le_text(bound)
-                if le is None:
-                    le = format_openmetrics(bound)
-                add(f'{bucket_head}{le}"}} {cumulative}\n')
-        else:
-            for (bound, cumulative), exemplar in zip(value.buckets, exemplars, strict=False):
-                suffix = exemplar_text(exemplar) if exemplar is not None else ""
-                add(f'{bucket_head}{format_openmetrics(bound)}"}} {cumulative}{suffix}\n')
+        stamp = "" if stamps is None else stamps[i]
+        bucket_lines(le_head(bucket, quoted, pairs), value, dialect, stamp, add)
         # Bounds increase (HistogramValue's contract): the first is the lowest.
         sums = dialect.signed_sums or (value.sum >= 0 and value.buckets[0][0] >= 0)
-        _closing_lines(name, quoted, pairs, value, sums, value_text, created, add)
+        _closing_lines(name, quoted, pairs, value, sums, value_text, created, stamp, add)
+
+
+def bucket_lines(
+    bucket_head: str, value: HistogramValue, dialect: Dialect, stamp: str, add: Add
+) -> None:
+    """One series' ``_bucket`` lines (``bucket_head`` from ``le_head``), each followed by
+    ``stamp`` and, where the dialect writes them, the bucket's exemplar."""
+    exemplars = value.exemplars
+    exemplar_text = dialect.exemplar
+    if exemplar_text is None or exemplars is None:
+        le_text = _le_text
+        tail = stamp + "\n"
+        for bound, cumulative in value.buckets:
+            le = le_text(bound)
+            if le is None:
+                le = format_openmetrics(bound)
+            add(f'{bucket_head}{le}"}} {cumulative}{tail}')
+    else:
+        for (bound, cumulative), exemplar in zip(value.buckets, exemplars, strict=False):
+            suffix = exemplar_text(exemplar) if exemplar is not None else ""
+            add(f'{bucket_head}{format_openmetrics(bound)}"}} {cumulative}{stamp}{suffix}\n')
 
 
 def summary_lines(
@@ -164,13 +196,15 @@ def summary_lines(
     """Quantiles (``quantile`` last), ``_sum``, ``_count`` and, with ``created``,
     ``_created``."""
     value_text = dialect.value
-    for labels, value in family.summaries:
+    stamps = stamp_suffixes(family, len(family.summaries), dialect)
+    for i, (labels, value) in enumerate(family.summaries):
         pairs = render(labels)
+        stamp = "" if stamps is None else stamps[i]
         for quantile, estimate in value.quantiles:
             q = f'quantile="{format_openmetrics(quantile)}"'
             head = line_head(name, quoted, pairs + "," + q if pairs else q)
-            add(f"{head}{value_text(estimate)}\n")
-        _closing_lines(name, quoted, pairs, value, True, value_text, created, add)
+            add(f"{head}{value_text(estimate)}{stamp}\n")
+        _closing_lines(name, quoted, pairs, value, True, value_text, created, stamp, add)
 
 
 def _closing_lines(
@@ -181,14 +215,15 @@ def _closing_lines(
     sums: bool,
     value_text: Callable[[float], str],
     created: bool,
+    stamp: str,
     add: Add,
 ) -> None:
     """A histogram's or summary's ``_sum`` and ``_count`` (with ``sums``) and ``_created``
-    (with ``created``, when known)."""
+    (with ``created``, when known), each followed by ``stamp``."""
     if sums:
         add(
-            f"{line_head(name + '_sum', quoted, pairs)}{value_text(value.sum)}\n"
-            f"{line_head(name + '_count', quoted, pairs)}{value.count}\n"
+            f"{line_head(name + '_sum', quoted, pairs)}{value_text(value.sum)}{stamp}\n"
+            f"{line_head(name + '_count', quoted, pairs)}{value.count}{stamp}\n"
         )
     if created and value.created is not None:
-        add(f"{line_head(name + '_created', quoted, pairs)}{value_text(value.created)}\n")
+        add(f"{line_head(name + '_created', quoted, pairs)}{value_text(value.created)}{stamp}\n")

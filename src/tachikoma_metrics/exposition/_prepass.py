@@ -15,13 +15,14 @@ from operator import attrgetter
 from typing import TypeVar
 
 from .._names import is_legacy_label_name
-from ..model import MetricFamily, MetricType, SeriesLabels
+from ..model import SAMPLE_SUFFIXES, MetricFamily, MetricType, SeriesLabels
 from ._escaping import ALLOW_UTF8, ExpositionError, check_scheme, escape_name, written_base_name
 
-_SUFFIXES = {
-    MetricType.COUNTER: ("", "_total", "_created"),
-    MetricType.HISTOGRAM: ("", "_bucket", "_sum", "_count", "_created"),
-    MetricType.SUMMARY: ("", "_sum", "_count", "_created"),
+# Every name a family of each type writes, as suffixes of its written name: the family
+# name itself (TYPE lines) and its sample names (``x_info``; ``x_bucket``, ``x_gcount``,
+# ``x_gsum`` of a gauge histogram...), the model's list, so the two never drift apart.
+_SUFFIXES: dict[MetricType, tuple[str, ...]] = {
+    kind: ("", *suffixes) for kind, suffixes in SAMPLE_SUFFIXES.items()
 }
 _NO_SUFFIX = ("",)
 

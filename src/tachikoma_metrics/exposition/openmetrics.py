@@ -13,14 +13,19 @@ from ._lines import (
     Add,
     Dialect,
     Render,
+    bucket_lines,
     histogram_lines,
+    label_name,
     label_renderer,
+    le_head,
     line_head,
     sample_lines,
     shown_name,
+    stamp_suffixes,
     summary_lines,
 )
 from ._prepass import escape_families, label_memos_valid
+from ._stamps import split_seconds
 
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 CONTENT_TYPE_0_0_1 = "application/openmetrics-text; version=0.0.1; charset=utf-8"
@@ -33,12 +38,22 @@ _TYPE_NAMES = {
     MetricType.HISTOGRAM: "histogram",
     MetricType.SUMMARY: "summary",
     MetricType.UNKNOWN: "unknown",
+    MetricType.INFO: "info",
+    MetricType.STATESET: "stateset",
+    MetricType.GAUGE_HISTOGRAM: "gaugehistogram",
 }
+# OpenMetrics: "MetricFamilies of type Info/StateSet MUST have an empty Unit string".
+_NO_UNIT = frozenset({MetricType.INFO, MetricType.STATESET})
 
 
 def format_exemplar(exemplar: Exemplar) -> str:
-    """`` # {labels} value [timestamp]``, the suffix of a sample line."""
-    pairs = ",".join(f'{n}="{escape_text(v)}"' for n, v in exemplar.labels)
+    """`` # {labels} value [timestamp]``, the suffix of a sample line.
+
+    Exemplar labels are never escaped, whatever the scheme (Go's ``EscapeMetricFamily``
+    leaves exemplars alone): a label name outside the legacy charset is quoted, as Go's
+    ``writeName`` quotes it, under every scheme.
+    """
+    pairs = ",".join(f'{label_name(n)}="{escape_text(v)}"' for n, v in exemplar.labels)
     text = f" # {{{pairs}}} {format_openmetrics(exemplar.value)}"
     if exemplar.timestamp is not None:
         text += " " + format_timestamp(exemplar.timestamp)
@@ -53,8 +68,17 @@ def format_timestamp(seconds: float) -> str:
     return text
 
 
-# Integral floats as ``1.0``; exemplars; no _sum/_count where a bound or the sum is negative.
-OPENMETRICS = Dialect(format_openmetrics, _om_text, format_exemplar, False)
+def format_sample_timestamp(seconds: float) -> str:
+    """A sample timestamp as ``format_timestamp`` writes it, after the checks of
+    ``_stamps.split_seconds`` (``ExpositionError`` if it is not finite or outside the
+    years 1 to 9999)."""
+    split_seconds(seconds)
+    return format_timestamp(float(seconds))
+
+
+# Integral floats as ``1.0``; exemplars; no _sum/_count where a bound or the sum is
+# negative; timestamps in seconds.
+OPENMETRICS = Dialect(format_openmetrics, _om_text, format_exemplar, False, format_sample_timestamp)
 
 
 def encode_openmetrics(
@@ -68,6 +92,15 @@ def encode_openmetrics(
     Exemplars follow counter and bucket samples. Integral floats are written ``1.0``,
     counts as integers. A histogram with a negative bucket bound, or a series whose sum is
     negative, writes no ``_sum``/``_count`` (OpenMetrics allows neither there).
+
+    Info family ``x`` writes ``x_info`` samples, a stateset its samples as given (the
+    state in the label named after the family); neither writes ``# UNIT`` (OpenMetrics
+    requires their unit to be empty). A gauge histogram writes its buckets (with their
+    exemplars), ``_gcount`` then ``_gsum`` (negative bounds and sums are allowed; a
+    ``NaN`` sum, which OpenMetrics forbids, writes neither), and never ``_created``.
+    A series' sample timestamp follows the value of each of its lines, before any
+    exemplar, in seconds; one that is not finite or outside the years 1 to 9999 raises
+    ``ExpositionError``.
     """
     return write_openmetrics(escape_families(families, escaping), created)
 
@@ -81,7 +114,7 @@ def write_openmetrics(families: Iterable[MetricFamily], created: bool) -> str:
         quoted = not is_legacy_metric_name(name)
         shown = shown_name(name, quoted)
         append(f"# TYPE {shown} {_TYPE_NAMES[family.type]}\n")
-        if family.unit:
+        if family.unit and family.type not in _NO_UNIT:
             append(f"# UNIT {shown} {family.unit}\n")
         if family.help:
             append(f"# HELP {shown} {escape_text(family.help)}\n")
@@ -94,6 +127,10 @@ def write_openmetrics(families: Iterable[MetricFamily], created: bool) -> str:
             histogram_lines(family, name, quoted, render, OPENMETRICS, created, append)
         elif kind is MetricType.SUMMARY:
             summary_lines(family, name, quoted, render, OPENMETRICS, created, append)
+        elif kind is MetricType.GAUGE_HISTOGRAM:
+            _gauge_histogram_lines(family, name, quoted, render, append)
+        elif kind is MetricType.INFO:
+            sample_lines(family, name + "_info", quoted, render, memo, OPENMETRICS, append)
         else:
             sample_lines(family, name, quoted, render, memo, OPENMETRICS, append)
     append("# EOF\n")
@@ -112,17 +149,19 @@ def _counter_lines(
     total, made = name + "_total", name + "_created"
     starts: Iterable[float | None] = family.created if created and family.created else repeat(None)
     exemplars: Iterable[Exemplar | None] = family.exemplars or repeat(None)
-    if quoted or not memo or not family.labelnames:
-        for (labels, value), start, exemplar in zip(
-            family.samples, starts, exemplars, strict=False
+    if quoted or not memo or not family.labelnames or family.timestamps:
+        suffixes = stamp_suffixes(family, len(family.samples), OPENMETRICS)
+        stamps: Iterable[str] = repeat("") if suffixes is None else suffixes
+        for (labels, value), start, exemplar, stamp in zip(
+            family.samples, starts, exemplars, stamps, strict=False
         ):
             pairs = render(labels)
-            line = f"{line_head(total, quoted, pairs)}{format_openmetrics(value)}"
+            line = f"{line_head(total, quoted, pairs)}{format_openmetrics(value)}{stamp}"
             if exemplar is not None:
                 line += format_exemplar(exemplar)
             add(line + "\n")
             if start is not None:
-                add(f"{line_head(made, quoted, pairs)}{format_openmetrics(start)}\n")
+                add(f"{line_head(made, quoted, pairs)}{format_openmetrics(start)}{stamp}\n")
         return
     # The common case, once per series per scrape: memos inlined as in the text encoder.
     total_head, made_head = total + "{", made + "{"
@@ -138,7 +177,26 @@ def _counter_lines(
         else:
             add(f"{total_head}{rendered}}} {text}{format_exemplar(exemplar)}\n")
         if start is not None:
-            stamp = _om_text(start)
-            if stamp is None:
-                stamp = format_openmetrics(start)
-            add(f"{made_head}{rendered}}} {stamp}\n")
+            began = _om_text(start)
+            if began is None:
+                began = format_openmetrics(start)
+            add(f"{made_head}{rendered}}} {began}\n")
+
+
+def _gauge_histogram_lines(
+    family: MetricFamily, name: str, quoted: bool, render: Render, add: Add
+) -> None:
+    """Per series: buckets (``le`` last, with exemplars), ``_gcount``, ``_gsum`` (the
+    order of the spec's example), unless the sum is ``NaN``; no ``_created``."""
+    bucket = name + "_bucket"
+    stamps = stamp_suffixes(family, len(family.histograms), OPENMETRICS)
+    for i, (labels, value) in enumerate(family.histograms):
+        pairs = render(labels)
+        stamp = "" if stamps is None else stamps[i]
+        bucket_lines(le_head(bucket, quoted, pairs), value, OPENMETRICS, stamp, add)
+        if value.sum == value.sum:  # Gsum MUST NOT be NaN; _gcount goes with it
+            add(
+                f"{line_head(name + '_gcount', quoted, pairs)}{value.count}{stamp}\n"
+                f"{line_head(name + '_gsum', quoted, pairs)}"
+                f"{format_openmetrics(value.sum)}{stamp}\n"
+            )

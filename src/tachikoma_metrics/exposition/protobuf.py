@@ -16,7 +16,11 @@ The contract, where the schema leaves a choice:
   is written only when it is not empty.
 * Counter families are named ``<name>_total``; the whole name is then escaped, as Go's
   ``EscapeMetricFamily`` escapes the family it is given. ``UNKNOWN`` families are
-  ``UNTYPED``.
+  ``UNTYPED``. Info family ``x`` is the ``GAUGE`` family ``x_info``, a stateset a
+  ``GAUGE`` (as prometheus_client's text encoder writes both); neither writes a unit
+  (OpenMetrics requires theirs to be empty). A gauge histogram is ``GAUGE_HISTOGRAM``
+  with the ``Histogram`` message (its gcount and gsum as ``sample_count`` and
+  ``sample_sum``) and no created timestamp (gauge histograms have none).
 * Metric and label names are escaped with the negotiated scheme by the pre-pass
   (``allow-utf-8`` keeps them raw; protobuf never quotes). Label values, help text and
   exemplar labels are never escaped (Go leaves exemplars alone too). Label pairs are sorted
@@ -31,6 +35,10 @@ The contract, where the schema leaves a choice:
 * Exemplars (counter and bucket; the histogram's field 16 is not used) and created
   timestamps travel as ``google.protobuf.Timestamp``, split into seconds and nanoseconds
   from the float's shortest decimal form. ``created=False`` leaves created timestamps out.
+  A series' sample timestamp is ``Metric.timestamp_ms``: integer milliseconds, rounded
+  down (as client_golang's ``NewMetricWithTimestamp``), written between the value field
+  and ``histogram`` (field-number order). Exemplar label names are written as given,
+  never escaped (Go's ``EscapeMetricFamily`` leaves exemplars alone).
 * Names that collide once escaped, a timestamp that is not finite or outside the years 1 to
   9999, or text that is not valid UTF-8 raise ``ExpositionError``; an unknown escaping
   scheme is a ``ValueError``.
@@ -56,6 +64,7 @@ from ..model import (
 )
 from ._escaping import UNDERSCORES, ExpositionError
 from ._prepass import escape_families, label_memos_valid, memoised
+from ._stamps import milliseconds, series_stamps, split_seconds
 
 __all__ = ["CONTENT_TYPE", "encode_protobuf"]
 
@@ -69,7 +78,15 @@ _TYPE_CODES: Final = {
     MetricType.SUMMARY: 2,
     MetricType.UNKNOWN: 3,
     MetricType.HISTOGRAM: 4,
+    MetricType.INFO: 1,
+    MetricType.STATESET: 1,
+    MetricType.GAUGE_HISTOGRAM: 5,
 }
+# Families named with a suffix on their name (a counter ``x`` is ``x_total``).
+_NAME_SUFFIXES: Final = {MetricType.COUNTER: "_total", MetricType.INFO: "_info"}
+# OpenMetrics: "MetricFamilies of type Info/StateSet MUST have an empty Unit string".
+_NO_UNIT: Final = frozenset({MetricType.INFO, MetricType.STATESET})
+_HISTOGRAMS: Final = frozenset({MetricType.HISTOGRAM, MetricType.GAUGE_HISTOGRAM})
 
 # A one-byte tag followed by a little-endian double, and three bytes (Metric field tag,
 # length 9, value tag) followed by a double: a whole gauge, counter or untyped field.
@@ -83,10 +100,6 @@ _SMALL: Final = tuple(bytes((i,)) for i in range(128))
 _METRIC_FRAMES: Final = tuple(b"\x22" + length for length in _SMALL)  # MetricFamily.metric
 _INF: Final = math.inf
 _NOOP_SPAN: Final = b"\x62\x04\x08\x00\x10\x00"  # positive_span {offset: 0, length: 0}
-_NANOS: Final = 1_000_000_000
-# google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
-_MIN_SECONDS: Final = -62_135_596_800
-_MAX_SECONDS: Final = 253_402_300_799
 
 
 def _varint(n: int) -> bytes:
@@ -124,26 +137,23 @@ def _timestamp(seconds: float) -> bytes:
     The split follows the shortest decimal form of ``seconds`` (``repr``), so a created
     time of ``1700000000.001`` is 1 ms and not the 999,928 ns its binary double holds.
     """
-    text = repr(seconds)
-    head, _, tail = text.partition(".")
-    if tail and len(tail) <= 9 and "e" not in tail:
-        whole, nanos = divmod(int(head + tail.ljust(9, "0")), _NANOS)
-    elif math.isfinite(seconds):
-        whole = math.floor(seconds)
-        nanos = round((seconds - whole) * _NANOS)  # the difference is exact for doubles
-        if nanos >= _NANOS:
-            whole += 1
-            nanos -= _NANOS
-    else:
-        raise ExpositionError(f"timestamp {seconds!r} cannot be written")
-    if not _MIN_SECONDS <= whole <= _MAX_SECONDS:
-        raise ExpositionError(f"timestamp {seconds!r} is outside the years 1 to 9999")
+    whole, nanos = split_seconds(seconds)
     body = b""
     if whole:
         body = b"\x08" + _varint(whole)
     if nanos:
         body += b"\x10" + _varint(nanos)
     return body
+
+
+def _timestamp_ms(seconds: float) -> bytes:
+    """The ``Metric.timestamp_ms`` field (6, int64) of a sample timestamp."""
+    return b"\x30" + _varint(milliseconds(seconds))
+
+
+def _stamp_fields(family: MetricFamily, series: int) -> list[bytes] | None:
+    """Per series, its ``timestamp_ms`` field or ``b""``; ``None`` without timestamps."""
+    return series_stamps(family, series, _timestamp_ms, b"")
 
 
 class _StampFields(dict[float, bytes]):
@@ -240,7 +250,7 @@ def write_protobuf(families: Iterable[MetricFamily], created: bool) -> bytes:
             if code is None:
                 raise ExpositionError(f"{family.name!r}: type {kind} has no protobuf form")
             series: Sized
-            if kind is MetricType.HISTOGRAM:
+            if kind in _HISTOGRAMS:
                 write, series = _histogram_metrics, family.histograms
             elif kind is MetricType.SUMMARY:
                 write, series = _summary_metrics, family.summaries
@@ -248,13 +258,14 @@ def write_protobuf(families: Iterable[MetricFamily], created: bool) -> bytes:
                 write, series = _number_metrics, family.samples
             if not series:
                 continue
-            name = family.name + "_total" if kind is MetricType.COUNTER else family.name
+            suffix = _NAME_SUFFIXES.get(kind)
+            name = family.name if suffix is None else family.name + suffix
             message = bytearray(_text_field(b"\x0a", name))
             message += _text_field(b"\x12", family.help)
             message += b"\x18" + _SMALL[code]
             memo = label_memos_valid(family)
             write(family, _label_fields(family, memo), memo, created, message)
-            if family.unit:
+            if family.unit and kind not in _NO_UNIT:
                 message += _text_field(b"\x2a", family.unit)
             body += _varint(len(message))
             body += message
@@ -267,6 +278,8 @@ _HEADS: Final = {
     MetricType.COUNTER: _COUNTER_HEAD,
     MetricType.GAUGE: _GAUGE_HEAD,
     MetricType.UNKNOWN: _UNTYPED_HEAD,
+    MetricType.INFO: _GAUGE_HEAD,
+    MetricType.STATESET: _GAUGE_HEAD,
 }
 _UNSET: Final = object()  # a created time no series has
 
@@ -313,14 +326,20 @@ def _number_metrics(
     """Append ``Metric.label`` and the counter, gauge or untyped field of each series, framed.
 
     The common case (``memo``: label fields memoised on the series; no exemplars; a created
-    time for every series or none) runs the loop below, once per series per scrape: the
-    memo look-up is inlined, the number field around the value is looked up only when the
-    created time changes, and each series costs one ``pack`` and no intermediate bytes.
+    time for every series or none; no sample timestamps) runs the loop below, once per
+    series per scrape: the memo look-up is inlined, the number field around the value is
+    looked up only when the created time changes, and each series costs one ``pack`` and
+    no intermediate bytes.
     """
     samples = family.samples
     counter = family.type is MetricType.COUNTER
     starts = family.created if created and counter else ()
-    if not memo or (counter and family.exemplars) or (starts and len(starts) != len(samples)):
+    if (
+        not memo
+        or (counter and family.exemplars)
+        or (starts and len(starts) != len(samples))
+        or family.timestamps
+    ):
         _any_number_metrics(family, labels, created, out)
         return
     numbers = _NumberFields(family.type)
@@ -345,12 +364,14 @@ def _number_metrics(
 def _any_number_metrics(
     family: MetricFamily, labels: Callable[[SeriesLabels], bytes], created: bool, out: bytearray
 ) -> None:
-    """``_number_metrics`` for any snapshot: exemplars, partial created times, no memo."""
+    """``_number_metrics`` for any snapshot: exemplars, partial created times, no memo,
+    sample timestamps."""
     counter = family.type is MetricType.COUNTER
     head = _HEADS.get(family.type, _UNTYPED_HEAD)
     starts = family.created if created and counter else ()
     exemplars = family.exemplars if counter else ()
     stamps = _StampFields(b"\x1a")
+    times = _stamp_fields(family, len(family.samples))
     for i, (series, value) in enumerate(family.samples):
         exemplar = exemplars[i] if i < len(exemplars) else None
         if exemplar is None and i >= len(starts):
@@ -362,6 +383,8 @@ def _any_number_metrics(
             if i < len(starts):
                 number += stamps[starts[i]]
             body = _field(head[:1], number)
+        if times is not None:
+            body += times[i]
         out += _field(b"\x22", labels(series) + body)
 
 
@@ -372,11 +395,17 @@ def _histogram_metrics(
     created: bool,
     out: bytearray,
 ) -> None:
-    """Append ``Metric.label`` and ``Metric.histogram`` of each series, framed."""
+    """Append ``Metric.label``, ``Metric.timestamp_ms`` (when given) and
+    ``Metric.histogram`` of each series, framed. Gauge histograms have no created time."""
     bounds: dict[float, bytes] = {}
-    stamps = _StampFields(b"\x7a") if created else None
-    for series, value in family.histograms:
-        body = labels(series) + _field(b"\x3a", _histogram(value, bounds, stamps))
+    gauge = family.type is MetricType.GAUGE_HISTOGRAM
+    stamps = _StampFields(b"\x7a") if created and not gauge else None
+    times = _stamp_fields(family, len(family.histograms))
+    for i, (series, value) in enumerate(family.histograms):
+        body = labels(series)
+        if times is not None:
+            body += times[i]
+        body += _field(b"\x3a", _histogram(value, bounds, stamps))
         out += _field(b"\x22", body)
 
 
@@ -446,9 +475,13 @@ def _summary_metrics(
     created: bool,
     out: bytearray,
 ) -> None:
-    """Append ``Metric.label`` and ``Metric.summary`` of each series, framed."""
-    for series, value in family.summaries:
+    """Append ``Metric.label``, ``Metric.summary`` and ``Metric.timestamp_ms`` (when given)
+    of each series, framed."""
+    times = _stamp_fields(family, len(family.summaries))
+    for i, (series, value) in enumerate(family.summaries):
         body = labels(series) + _field(b"\x22", _summary(value, created))
+        if times is not None:
+            body += times[i]
         out += _field(b"\x22", body)
 
 
