@@ -20,7 +20,9 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +236,189 @@ def utf8_families() -> list[MetricFamily]:
     ]
 
 
+# Scenario ``types``: the OpenMetrics-only types and per-series sample timestamps.
+JOB_BATCH_EXEMPLARS: tuple[Exemplar | None, ...] = (
+    None,
+    Exemplar((("trace_id", "abc"),), 0.75, 1700000002.5),
+    Exemplar((), 7.0, None),  # on the +Inf bucket, empty label set
+)
+
+
+def types_families() -> list[MetricFamily]:
+    """Ten families, in name order: info, stateset and gauge histogram (labelled and not,
+    with and without timestamps, exemplars on gauge-histogram buckets, a negative bound
+    and sum), then a gauge, counter, summary and histogram with sample timestamps."""
+    return [
+        MetricFamily(  # unlabelled info: just ``app_info 1``
+            name="app",
+            type=MetricType.INFO,
+            help="The application.",
+            unit="",
+            labelnames=(),
+            samples=[(LabelSet(()), 1.0)],
+        ),
+        MetricFamily(  # labelled info, timestamped; an empty value is an absent key
+            name="build",
+            type=MetricType.INFO,
+            help="Build information.",
+            unit="",
+            labelnames=("branch", "version"),
+            samples=[(LabelSet(("main", "1.2.3")), 1.0), (LabelSet(("release", "")), 1.0)],
+            timestamps=[1700000000.25, 1700000000.25],
+        ),
+        MetricFamily(  # labelled stateset: "disk" plus the state label named after the family
+            name="disk_state",
+            type=MetricType.STATESET,
+            help="Disk state.",
+            unit="",
+            labelnames=("disk", "disk_state"),
+            samples=[
+                (LabelSet(("sda", "failed")), 0.0),
+                (LabelSet(("sda", "ok")), 1.0),
+                (LabelSet(("sdb", "failed")), 1.0),
+                (LabelSet(("sdb", "ok")), 0.0),
+            ],
+            timestamps=[1700000001.0, 1700000001.0, None, None],
+        ),
+        MetricFamily(  # a stateset with only its state label
+            name="feature",
+            type=MetricType.STATESET,
+            help="Feature flags.",
+            unit="",
+            labelnames=("feature",),
+            samples=[(LabelSet(("a",)), 1.0), (LabelSet(("b",)), 0.0)],
+        ),
+        MetricFamily(
+            name="job_queue_seconds",
+            type=MetricType.GAUGE_HISTOGRAM,
+            help="Time jobs have been waiting.",
+            unit="seconds",
+            labelnames=("queue",),
+            histograms=[
+                (
+                    LabelSet(("batch",)),
+                    HistogramValue(
+                        buckets=((0.5, 2), (1.0, 5), (INF, 6)),
+                        sum=3.25,
+                        count=6,
+                        created=1700000000.0,  # gauge histograms have none: never written
+                        exemplars=JOB_BATCH_EXEMPLARS,
+                    ),
+                ),
+                (
+                    LabelSet(("email",)),  # negative bound and sum: allowed for gauges
+                    HistogramValue(
+                        buckets=((-1.0, 1), (0.5, 1), (1.0, 3), (INF, 3)), sum=-0.5, count=3
+                    ),
+                ),
+            ],
+            timestamps=[1700000003.125, None],
+        ),
+        MetricFamily(  # unlabelled, empty, no timestamps
+            name="pool_size",
+            type=MetricType.GAUGE_HISTOGRAM,
+            help="Pool sizes.",
+            unit="",
+            labelnames=(),
+            histograms=[
+                (LabelSet(()), HistogramValue(buckets=((1.0, 0), (INF, 0)), sum=0.0, count=0))
+            ],
+        ),
+        MetricFamily(
+            name="queue_depth",
+            type=MetricType.GAUGE,
+            help="Queue depth.",
+            unit="",
+            labelnames=("queue",),
+            samples=[(LabelSet(("a",)), 3.0), (LabelSet(("b",)), 5.5)],
+            timestamps=[1700000004.0, None],
+        ),
+        MetricFamily(  # timestamp before the exemplar; _created carries it too
+            name="requests",
+            type=MetricType.COUNTER,
+            help="Requests.",
+            unit="",
+            labelnames=("code",),
+            samples=[(LabelSet(("200",)), 10.0), (LabelSet(("500",)), 1.0)],
+            created=[1700000000.0, 1700000000.5],
+            exemplars=[Exemplar((("trace_id", "t1"),), 1.0, 1700000005.0), None],
+            timestamps=[1700000006.75, 1700000006.75],
+        ),
+        MetricFamily(
+            name="rpc_seconds",
+            type=MetricType.SUMMARY,
+            help="RPC time.",
+            unit="seconds",
+            labelnames=(),
+            summaries=[
+                (
+                    LabelSet(()),
+                    SummaryValue(quantiles=((0.5, 0.25),), sum=1.5, count=3, created=1700000000.0),
+                )
+            ],
+            timestamps=[1700000007.0],
+        ),
+        MetricFamily(  # 1700000008.001 s: exactly 1700000008001 ms (not ...000.99 truncated)
+            name="work_seconds",
+            type=MetricType.HISTOGRAM,
+            help="Work time.",
+            unit="",
+            labelnames=(),
+            histograms=[
+                (
+                    LabelSet(()),
+                    HistogramValue(
+                        buckets=((0.1, 1), (INF, 2)), sum=0.5, count=2, created=1700000000.0
+                    ),
+                )
+            ],
+            timestamps=[1700000008.001],
+        ),
+    ]
+
+
+def utf8_types_families() -> list[MetricFamily]:
+    """The new types with UTF-8 metric, label and exemplar label names, in name order."""
+    return [
+        MetricFamily(
+            name="app.build",
+            type=MetricType.INFO,
+            help="Build.",
+            unit="",
+            labelnames=("build.version",),
+            samples=[(LabelSet(("1.0",)), 1.0)],
+            timestamps=[1700000000.5],
+        ),
+        MetricFamily(
+            name="disk.state",
+            type=MetricType.STATESET,
+            help="Disk.",
+            unit="",
+            labelnames=("disk", "disk.state"),
+            samples=[(LabelSet(("sda", "failed")), 0.0), (LabelSet(("sda", "ok")), 1.0)],
+        ),
+        MetricFamily(
+            name="queue.wait",
+            type=MetricType.GAUGE_HISTOGRAM,
+            help="Wait.",
+            unit="",
+            labelnames=("queue.name",),
+            histograms=[
+                (
+                    LabelSet(("q1",)),
+                    HistogramValue(
+                        buckets=((1.0, 1), (INF, 2)),
+                        sum=2.5,
+                        count=2,
+                        exemplars=(Exemplar((("trace.id", "abc"), ("span", "1")), 0.5, None), None),
+                    ),
+                )
+            ],
+            timestamps=[1700000001.0],
+        ),
+    ]
+
+
 # -- comparison and regeneration ---------------------------------------------------------------
 
 
@@ -275,6 +460,21 @@ TEXT_GOLDENS: dict[str, Callable[[], str]] = {
     ),
     "utf8.openmetrics-underscores.txt": lambda: encode_openmetrics(
         utf8_families(), escaping="underscores"
+    ),
+    "types.text-0.0.4.txt": lambda: encode_text(types_families()),
+    "types.openmetrics.txt": lambda: encode_openmetrics(types_families()),
+    "types.openmetrics-no-created.txt": lambda: encode_openmetrics(types_families(), created=False),
+    "utf8-types.text-underscores.txt": lambda: encode_text(
+        utf8_types_families(), escaping="underscores"
+    ),
+    "utf8-types.text-allow-utf-8.txt": lambda: encode_text(
+        utf8_types_families(), escaping="allow-utf-8"
+    ),
+    "utf8-types.openmetrics-allow-utf-8.txt": lambda: encode_openmetrics(
+        utf8_types_families(), escaping="allow-utf-8"
+    ),
+    "utf8-types.openmetrics-underscores.txt": lambda: encode_openmetrics(
+        utf8_types_families(), escaping="underscores"
     ),
 }
 OM_FILES = [name for name in TEXT_GOLDENS if ".openmetrics" in name]
@@ -331,40 +531,112 @@ def _same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == b
 
 
-def _expected_samples(
+# A sample as a parser reads it back: (family name, sample name, labels, value, exemplar,
+# timestamp as exact decimal seconds or None).
+Expected = tuple[str, str, dict[str, str], float, Exemplar | None, Decimal | None]
+
+
+@dataclass
+class ExpectedFamily:
+    """A family as a parser should read it back: name, type, HELP, UNIT, samples."""
+
+    name: str
+    type: str
+    help: str
+    unit: str
+    samples: list[Expected] = field(default_factory=list)
+
+
+def _exact(seconds: float) -> Decimal:
+    return Decimal(repr(float(seconds)))
+
+
+def _sample_time(seconds: float | None, openmetrics: bool) -> Decimal | None:
+    """What a series' sample timestamp reads back as: OpenMetrics keeps the seconds as
+    written; text keeps whole milliseconds, rounded down (as client_golang rounds)."""
+    if seconds is None:
+        return None
+    if openmetrics:
+        return _exact(seconds)
+    return Decimal(math.floor(_exact(seconds) * 1000)) / 1000
+
+
+def expected_families(
     families: list[MetricFamily], openmetrics: bool, created: bool = True
-) -> Iterator[tuple[str, str, dict[str, str], float, Exemplar | None]]:
-    """(family name, sample name, labels, value, exemplar) for every sample a parser should
-    read back, computed from the snapshot by the formats' rules (not by the encoders)."""
+) -> list[ExpectedFamily]:
+    """Every family and sample a parser should read back, computed from the snapshot by
+    the formats' rules (not by the encoders): the text format's munging of info, stateset
+    and gauge-histogram families (as prometheus_client writes them), OpenMetrics' own
+    types, exemplars and ``_created`` only in OpenMetrics, and each series' timestamp on
+    every one of its samples."""
+    out: list[ExpectedFamily] = []
     for family in families:
-        base = family.name
+        base, kind = family.name, family.type
+        unit = (
+            family.unit
+            if openmetrics and kind not in (MetricType.INFO, MetricType.STATESET)
+            else ""
+        )
+        stamps = list(family.timestamps) or [None] * max(
+            len(family.samples), len(family.histograms), len(family.summaries)
+        )
+        if kind is MetricType.INFO and not openmetrics:
+            main = ExpectedFamily(base + "_info", "gauge", family.help, unit)
+        elif kind in (MetricType.INFO, MetricType.STATESET) and openmetrics:
+            main = ExpectedFamily(base, kind.value, family.help, unit)
+        elif kind is MetricType.STATESET:
+            main = ExpectedFamily(base, "gauge", family.help, unit)
+        elif kind is MetricType.GAUGE_HISTOGRAM and not openmetrics:
+            main = ExpectedFamily(base, "histogram", family.help, unit)
+        else:
+            main = ExpectedFamily(base, kind.value, family.help, unit)
+        out.append(main)
+        add = main.samples.append
+        sample_name = base + "_info" if kind is MetricType.INFO else base
         for i, (labels, value) in enumerate(family.samples):
             pairs = dict(zip(family.labelnames, labels.label_values, strict=True))
-            if family.type is MetricType.COUNTER:
+            when = _sample_time(stamps[i], openmetrics)
+            if kind is MetricType.COUNTER:
                 exemplar = family.exemplars[i] if openmetrics and family.exemplars else None
-                yield base, base + "_total", pairs, value, exemplar
+                add((base, base + "_total", pairs, value, exemplar, when))
                 if openmetrics and created and family.created:
-                    yield base, base + "_created", pairs, family.created[i], None
+                    add((base, base + "_created", pairs, family.created[i], None, when))
             else:
-                yield base, base, pairs, value, None
-        for labels, hist in family.histograms:
+                add((main.name, sample_name, pairs, value, None, when))
+        gauge_sums: dict[str, list[Expected]] = {"_gcount": [], "_gsum": []}
+        for i, (labels, hist) in enumerate(family.histograms):
             pairs = dict(zip(family.labelnames, labels.label_values, strict=True))
+            when = _sample_time(stamps[i], openmetrics)
             for j, (bound, count) in enumerate(hist.buckets):
                 exemplar = hist.exemplars[j] if openmetrics and hist.exemplars else None
                 le = "+Inf" if bound == INF else repr(bound)
-                yield base, base + "_bucket", {**pairs, "le": le}, count, exemplar
-            yield base, base + "_sum", pairs, hist.sum, None
-            yield base, base + "_count", pairs, hist.count, None
+                add((base, base + "_bucket", {**pairs, "le": le}, count, exemplar, when))
+            if kind is MetricType.GAUGE_HISTOGRAM:
+                if openmetrics and math.isnan(hist.sum):
+                    continue  # OpenMetrics: Gsum MUST NOT be NaN, and _gcount goes with it
+                for suffix, number in (("_gcount", float(hist.count)), ("_gsum", hist.sum)):
+                    owner = base if openmetrics else base + suffix
+                    sample = (owner, base + suffix, pairs, number, None, when)
+                    (add if openmetrics else gauge_sums[suffix].append)(sample)
+                continue
+            if not openmetrics or (hist.sum >= 0 and hist.buckets[0][0] >= 0):
+                add((base, base + "_sum", pairs, hist.sum, None, when))
+                add((base, base + "_count", pairs, hist.count, None, when))
             if openmetrics and created and hist.created is not None:
-                yield base, base + "_created", pairs, hist.created, None
-        for labels, summary in family.summaries:
+                add((base, base + "_created", pairs, hist.created, None, when))
+        for suffix, samples in gauge_sums.items():
+            if samples:  # text: two gauge families after the histogram
+                out.append(ExpectedFamily(base + suffix, "gauge", family.help, "", samples))
+        for i, (labels, summary) in enumerate(family.summaries):
             pairs = dict(zip(family.labelnames, labels.label_values, strict=True))
+            when = _sample_time(stamps[i], openmetrics)
             for quantile, estimate in summary.quantiles:
-                yield base, base, {**pairs, "quantile": repr(quantile)}, estimate, None
-            yield base, base + "_sum", pairs, summary.sum, None
-            yield base, base + "_count", pairs, summary.count, None
+                add((base, base, {**pairs, "quantile": repr(quantile)}, estimate, None, when))
+            add((base, base + "_sum", pairs, summary.sum, None, when))
+            add((base, base + "_count", pairs, summary.count, None, when))
             if openmetrics and created and summary.created is not None:
-                yield base, base + "_created", pairs, summary.created, None
+                add((base, base + "_created", pairs, summary.created, None, when))
+    return out
 
 
 def _normalise_labels(labels: dict[str, str]) -> dict[str, str]:
@@ -376,32 +648,46 @@ def _normalise_labels(labels: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _assert_read_back(
+def _read_time(timestamp: Any) -> Decimal | None:
+    """A parsed timestamp as exact seconds: the text parser's float of milliseconds / 1000,
+    or the OpenMetrics parser's ``Timestamp(sec, nsec)``."""
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, float):
+        return Decimal(round(timestamp * 1000)) / 1000
+    return Decimal(timestamp.sec) + Decimal(timestamp.nsec) / 1_000_000_000
+
+
+def assert_read_back(
     parsed: list[Any], families: list[MetricFamily], openmetrics: bool, created: bool = True
 ) -> None:
-    assert [f.name for f in parsed] == [f.name for f in families]
-    expected_types = {
-        MetricType.COUNTER: "counter",
-        MetricType.GAUGE: "gauge",
-        MetricType.HISTOGRAM: "histogram",
-        MetricType.SUMMARY: "summary",
-        MetricType.UNKNOWN: "unknown",
-    }
-    for got, want in zip(parsed, families, strict=True):
-        assert got.type == expected_types[want.type]
-        assert got.documentation == want.help
+    """``parsed`` (a prometheus_client parser's families) is exactly what
+    ``expected_families`` says: names, types, HELP, UNIT (OpenMetrics), and every sample's
+    name, labels, value, exemplar and timestamp, in order."""
+    want_families = expected_families(families, openmetrics, created)
+    assert [(f.name, f.type) for f in parsed] == [(f.name, f.type) for f in want_families]
+    for got_family, want_family in zip(parsed, want_families, strict=True):
+        assert got_family.documentation == want_family.help
         if openmetrics:
-            assert got.unit == want.unit
+            assert got_family.unit == want_family.unit
     got_samples = [
-        (family.name, s.name, _normalise_labels(s.labels), s.value, s.exemplar)
+        (
+            family.name,
+            s.name,
+            _normalise_labels(s.labels),
+            s.value,
+            s.exemplar,
+            _read_time(s.timestamp),
+        )
         for family in parsed
         for s in family.samples
     ]
-    want_samples = list(_expected_samples(families, openmetrics, created))
-    assert len(got_samples) == len(want_samples)
+    want_samples = [sample for family in want_families for sample in family.samples]
+    assert len(got_samples) == len(want_samples), (got_samples, want_samples)
     for got, want in zip(got_samples, want_samples, strict=True):
         assert got[:3] == (want[0], want[1], _normalise_labels(want[2])), (got, want)
         assert _same(float(got[3]), float(want[3])), (got, want)
+        assert got[5] == want[5], (got, want)
         got_exemplar, want_exemplar = got[4], want[4]
         if want_exemplar is None:
             assert got_exemplar is None, (got, want)
@@ -421,7 +707,7 @@ def test_prometheus_client_reads_back_the_text_golden() -> None:
     float (``NaN``, ``±Inf``, ``-0``, ``5e-324``, uint64-sized totals), the HELP text with
     its quotes, and no exemplars or ``_created`` (text has no place for them)."""
     body = (GOLDEN_DIR / "tricky.text-0.0.4.txt").read_text("utf-8")
-    _assert_read_back(list(parse_text(body)), tricky_families(), openmetrics=False)
+    assert_read_back(list(parse_text(body)), tricky_families(), openmetrics=False)
 
 
 @pytest.mark.parametrize(
@@ -435,25 +721,90 @@ def test_strict_openmetrics_parser_reads_back_the_golden(filename: str, created:
     when asked for."""
     body = (GOLDEN_DIR / filename).read_text("utf-8")
     families = tricky_families()
-    _assert_read_back(list(parse_openmetrics(body)), families, openmetrics=True, created=created)
+    assert_read_back(list(parse_openmetrics(body)), families, openmetrics=True, created=created)
 
 
 @pytest.mark.parametrize("filename", ["utf8.openmetrics-allow-utf-8.txt"])
 def test_strict_openmetrics_parser_reads_quoted_names(filename: str) -> None:
     """Quoted UTF-8 names in the OM golden come back as the original names (UTF-01)."""
     body = (GOLDEN_DIR / filename).read_text("utf-8")
-    _assert_read_back(list(parse_openmetrics(body)), utf8_families(), openmetrics=True)
+    assert_read_back(list(parse_openmetrics(body)), utf8_families(), openmetrics=True)
+
+
+@pytest.mark.parametrize(
+    ("filename", "families"),
+    [
+        ("types.text-0.0.4.txt", types_families),
+        ("utf8-types.text-underscores.txt", lambda: _renamed(utf8_types_families())),
+        ("utf8-types.text-allow-utf-8.txt", utf8_types_families),
+    ],
+)
+def test_text_parser_reads_back_the_types_goldens(
+    filename: str, families: Callable[[], list[MetricFamily]]
+) -> None:
+    """The text goldens of the new types read back as prometheus_client's text encoder
+    writes them: info ``x`` as gauge ``x_info``, stateset as a gauge, a gauge histogram as
+    a histogram of buckets plus gauges ``x_gcount`` and ``x_gsum``; every sample of a
+    timestamped series carries its timestamp in whole milliseconds."""
+    body = (GOLDEN_DIR / filename).read_text("utf-8")
+    assert_read_back(list(parse_text(body)), families(), openmetrics=False)
+
+
+@pytest.mark.parametrize(
+    ("filename", "families", "created"),
+    [
+        ("types.openmetrics.txt", types_families, True),
+        ("types.openmetrics-no-created.txt", types_families, False),
+        ("utf8-types.openmetrics-allow-utf-8.txt", utf8_types_families, True),
+        (
+            "utf8-types.openmetrics-underscores.txt",
+            lambda: _renamed(utf8_types_families()),
+            True,
+        ),
+    ],
+)
+def test_strict_openmetrics_parser_reads_back_the_types_goldens(
+    filename: str, families: Callable[[], list[MetricFamily]], created: bool
+) -> None:
+    """The strict OpenMetrics parser accepts the new types (its own checks: info values 1,
+    stateset values 0/1 with the state label, integer buckets and ``_gcount``, timestamps
+    consistent within each series) and reads back every sample, exemplar (labels quoted
+    when not legacy-valid) and timestamp in seconds; gauge histograms have no
+    ``_created``."""
+    body = (GOLDEN_DIR / filename).read_text("utf-8")
+    assert_read_back(list(parse_openmetrics(body)), families(), openmetrics=True, created=created)
+
+
+def _renamed(families: list[MetricFamily]) -> list[MetricFamily]:
+    """``families`` with metric and label names escaped with ``underscores`` (every
+    character outside the legacy charset becomes ``_``), computed here from the
+    definition; exemplar labels are left alone, as Go leaves them."""
+
+    def esc(name: str) -> str:
+        return "".join(c if c.isascii() and (c.isalnum() or c in "_:") else "_" for c in name)
+
+    return [
+        replace(
+            family,
+            name=esc(family.name),
+            labelnames=tuple(esc(n).replace(":", "_") for n in family.labelnames),
+        )
+        for family in families
+    ]
 
 
 # -- pinned structure, beyond what the goldens show --------------------------------------------
 
 
-def test_encoders_keep_the_given_family_order() -> None:
+@pytest.mark.parametrize("scenario", [tricky_families, types_families])
+def test_encoders_keep_the_given_family_order(
+    scenario: Callable[[], list[MetricFamily]],
+) -> None:
     """Encoders write families in the order given (the registry sorts them by name): a
     body is the concatenation of each family's own body, in that order, for every format."""
     from tachikoma_metrics.exposition.protobuf import encode_protobuf
 
-    families = tricky_families()[::-1]
+    families = scenario()[::-1]
     assert encode_text(families) == "".join(encode_text([f]) for f in families)
     eof = "# EOF\n"
     assert encode_openmetrics(families) == (
@@ -489,7 +840,7 @@ def _ts(seconds: int, nanos: int = 0) -> dict[str, Any]:
     return {"seconds": seconds, "nanos": nanos} if nanos else {"seconds": seconds}
 
 
-COUNTER, GAUGE, SUMMARY, UNTYPED, HISTOGRAM = 0, 1, 2, 3, 4
+COUNTER, GAUGE, SUMMARY, UNTYPED, HISTOGRAM, GAUGE_HISTOGRAM = 0, 1, 2, 3, 4, 5
 
 
 def tricky_protobuf_spec(created: bool) -> list[dict[str, Any]]:
@@ -680,6 +1031,242 @@ def utf8_protobuf_spec(dotted: bool) -> list[dict[str, Any]]:
     ]
 
 
+def types_protobuf_spec(created: bool) -> list[dict[str, Any]]:
+    """``types_families()`` as protobuf: info ``x`` is the gauge family ``x_info``, a
+    stateset a gauge, a gauge histogram type 5 with the histogram message (no created
+    timestamp, its gcount and gsum as ``sample_count``/``sample_sum``); a series' sample
+    timestamp is ``timestamp_ms``, rounded down to whole milliseconds."""
+
+    def maybe(ts: dict[str, Any]) -> dict[str, Any]:
+        return {"created_timestamp": ts} if created else {}
+
+    def gauges(rows: list[tuple[list[dict[str, Any]], float, int | None]]) -> list[Any]:
+        return [
+            {"label": labels, "gauge": {"value": value}}
+            | ({} if ms is None else {"timestamp_ms": ms})
+            for labels, value, ms in rows
+        ]
+
+    return [
+        {
+            "name": "app_info",
+            "help": "The application.",
+            "type": GAUGE,
+            "metric": gauges([([], 1.0, None)]),
+        },
+        {
+            "name": "build_info",
+            "help": "Build information.",
+            "type": GAUGE,
+            "metric": gauges(
+                [
+                    (_lp(("branch", "main"), ("version", "1.2.3")), 1.0, 1700000000250),
+                    (_lp(("branch", "release"), ("version", "")), 1.0, 1700000000250),
+                ]
+            ),
+        },
+        {
+            "name": "disk_state",
+            "help": "Disk state.",
+            "type": GAUGE,
+            "metric": gauges(
+                [
+                    (_lp(("disk", "sda"), ("disk_state", "failed")), 0.0, 1700000001000),
+                    (_lp(("disk", "sda"), ("disk_state", "ok")), 1.0, 1700000001000),
+                    (_lp(("disk", "sdb"), ("disk_state", "failed")), 1.0, None),
+                    (_lp(("disk", "sdb"), ("disk_state", "ok")), 0.0, None),
+                ]
+            ),
+        },
+        {
+            "name": "feature",
+            "help": "Feature flags.",
+            "type": GAUGE,
+            "metric": gauges(
+                [(_lp(("feature", "a")), 1.0, None), (_lp(("feature", "b")), 0.0, None)]
+            ),
+        },
+        {
+            "name": "job_queue_seconds",
+            "help": "Time jobs have been waiting.",
+            "type": GAUGE_HISTOGRAM,
+            "metric": [
+                {
+                    "label": _lp(("queue", "batch")),
+                    "timestamp_ms": 1700000003125,
+                    "histogram": {
+                        "sample_count": 6,
+                        "sample_sum": 3.25,
+                        "bucket": [
+                            {"cumulative_count": 2, "upper_bound": 0.5},
+                            {
+                                "cumulative_count": 5,
+                                "upper_bound": 1.0,
+                                "exemplar": {
+                                    "label": _lp(("trace_id", "abc")),
+                                    "value": 0.75,
+                                    "timestamp": _ts(1700000002, 500_000_000),
+                                },
+                            },
+                            {"cumulative_count": 6, "upper_bound": INF, "exemplar": {"value": 7.0}},
+                        ],
+                    },
+                },
+                {
+                    "label": _lp(("queue", "email")),
+                    "histogram": {
+                        "sample_count": 3,
+                        "sample_sum": -0.5,
+                        "bucket": [
+                            {"cumulative_count": 1, "upper_bound": -1.0},
+                            {"cumulative_count": 1, "upper_bound": 0.5},
+                            {"cumulative_count": 3, "upper_bound": 1.0},
+                        ],
+                    },
+                },
+            ],
+            "unit": "seconds",
+        },
+        {
+            "name": "pool_size",
+            "help": "Pool sizes.",
+            "type": GAUGE_HISTOGRAM,
+            "metric": [
+                {
+                    "histogram": {
+                        "sample_count": 0,
+                        "sample_sum": 0.0,
+                        "bucket": [{"cumulative_count": 0, "upper_bound": 1.0}],
+                    }
+                }
+            ],
+        },
+        {
+            "name": "queue_depth",
+            "help": "Queue depth.",
+            "type": GAUGE,
+            "metric": gauges(
+                [(_lp(("queue", "a")), 3.0, 1700000004000), (_lp(("queue", "b")), 5.5, None)]
+            ),
+        },
+        {
+            "name": "requests_total",
+            "help": "Requests.",
+            "type": COUNTER,
+            "metric": [
+                {
+                    "label": _lp(("code", "200")),
+                    "counter": {
+                        "value": 10.0,
+                        "exemplar": {
+                            "label": _lp(("trace_id", "t1")),
+                            "value": 1.0,
+                            "timestamp": _ts(1700000005),
+                        },
+                        **maybe(_ts(1700000000)),
+                    },
+                    "timestamp_ms": 1700000006750,
+                },
+                {
+                    "label": _lp(("code", "500")),
+                    "counter": {"value": 1.0, **maybe(_ts(1700000000, 500_000_000))},
+                    "timestamp_ms": 1700000006750,
+                },
+            ],
+        },
+        {
+            "name": "rpc_seconds",
+            "help": "RPC time.",
+            "type": SUMMARY,
+            "metric": [
+                {
+                    "summary": {
+                        "sample_count": 3,
+                        "sample_sum": 1.5,
+                        "quantile": [{"quantile": 0.5, "value": 0.25}],
+                        **maybe(_ts(1700000000)),
+                    },
+                    "timestamp_ms": 1700000007000,
+                }
+            ],
+            "unit": "seconds",
+        },
+        {
+            "name": "work_seconds",
+            "help": "Work time.",
+            "type": HISTOGRAM,
+            "metric": [
+                {
+                    "timestamp_ms": 1700000008001,
+                    "histogram": {
+                        "sample_count": 2,
+                        "sample_sum": 0.5,
+                        "bucket": [{"cumulative_count": 1, "upper_bound": 0.1}],
+                        **maybe(_ts(1700000000)),
+                    },
+                }
+            ],
+        },
+    ]
+
+
+def utf8_types_protobuf_spec(dotted: bool) -> list[dict[str, Any]]:
+    """``utf8_types_families()``: names raw (``allow-utf-8``) or escaped; exemplar label
+    names never escaped (Go's ``EscapeMetricFamily`` leaves exemplars alone)."""
+
+    def name(raw: str) -> str:
+        return raw if dotted else raw.replace(".", "_")
+
+    return [
+        {
+            "name": name("app.build_info"),
+            "help": "Build.",
+            "type": GAUGE,
+            "metric": [
+                {
+                    "label": _lp((name("build.version"), "1.0")),
+                    "gauge": {"value": 1.0},
+                    "timestamp_ms": 1700000000500,
+                }
+            ],
+        },
+        {
+            "name": name("disk.state"),
+            "help": "Disk.",
+            "type": GAUGE,
+            "metric": [
+                {"label": _lp(("disk", "sda"), (name("disk.state"), state)), "gauge": {"value": v}}
+                for state, v in (("failed", 0.0), ("ok", 1.0))
+            ],
+        },
+        {
+            "name": name("queue.wait"),
+            "help": "Wait.",
+            "type": GAUGE_HISTOGRAM,
+            "metric": [
+                {
+                    "label": _lp((name("queue.name"), "q1")),
+                    "timestamp_ms": 1700000001000,
+                    "histogram": {
+                        "sample_count": 2,
+                        "sample_sum": 2.5,
+                        "bucket": [
+                            {
+                                "cumulative_count": 1,
+                                "upper_bound": 1.0,
+                                "exemplar": {
+                                    "label": _lp(("trace.id", "abc"), ("span", "1")),
+                                    "value": 0.5,
+                                },
+                            }
+                        ],
+                    },
+                }
+            ],
+        },
+    ]
+
+
 PROTOBUF_GOLDENS: dict[str, tuple[Callable[[], list[dict[str, Any]]], Callable[[], bytes]]] = {
     "tricky.protobuf.bin": (
         lambda: tricky_protobuf_spec(created=True),
@@ -696,6 +1283,22 @@ PROTOBUF_GOLDENS: dict[str, tuple[Callable[[], list[dict[str, Any]]], Callable[[
     "utf8.protobuf-allow-utf-8.bin": (
         lambda: utf8_protobuf_spec(dotted=True),
         lambda: _encode_protobuf(utf8_families(), escaping="allow-utf-8"),
+    ),
+    "types.protobuf.bin": (
+        lambda: types_protobuf_spec(created=True),
+        lambda: _encode_protobuf(types_families()),
+    ),
+    "types.protobuf-no-created.bin": (
+        lambda: types_protobuf_spec(created=False),
+        lambda: _encode_protobuf(types_families(), created=False),
+    ),
+    "utf8-types.protobuf-underscores.bin": (
+        lambda: utf8_types_protobuf_spec(dotted=False),
+        lambda: _encode_protobuf(utf8_types_families(), escaping="underscores"),
+    ),
+    "utf8-types.protobuf-allow-utf-8.bin": (
+        lambda: utf8_types_protobuf_spec(dotted=True),
+        lambda: _encode_protobuf(utf8_types_families(), escaping="allow-utf-8"),
     ),
 }
 
