@@ -249,12 +249,17 @@ def test_registry_copies_builders_into_plain_snapshots(registry: MetricsRegistry
     gauge.add_metric(["a"], 1)
 
     class Keeper:
-        def collect(self) -> list[MetricFamily]:
-            return [gauge]
+        def __init__(self) -> None:
+            self.families: list[MetricFamily] = [gauge]
 
-    registry.register(Keeper())
+        def collect(self) -> list[MetricFamily]:
+            return self.families
+
+    keeper = Keeper()
+    registry.register(keeper)
     (snapshot,) = registry.collect()
     assert snapshot.__class__ is MetricFamily
+    assert keeper.families[0] is gauge  # the collector's own list is left alone
     gauge.add_metric(["b"], 2)
     assert [s.label_values for s, _ in snapshot.samples] == [("a",)]
     assert len(registry.collect()[0].samples) == 2

@@ -524,13 +524,18 @@ class MetricsRegistry:
 
 
 def _collected(collector: Collector) -> list[MetricFamily]:
-    """``collector.collect()`` as a new list, every item checked to be a ``MetricFamily``
-    and subclasses (builders whose lists grow) copied into plain ones."""
-    families = list(collector.collect())
+    """``collector.collect()`` as a list, every item checked to be a ``MetricFamily`` and
+    subclasses (builders whose lists grow) copied into plain ones."""
+    families = collector.collect()
+    if families.__class__ is not list:
+        families = list(families)
+    copied = False
     for i, family in enumerate(families):
         if family.__class__ is not MetricFamily:
             if not isinstance(family, MetricFamily):
                 raise TypeError(f"collect() must return MetricFamily objects, got {family!r}")
+            if not copied:  # the collector's own list is never changed
+                families, copied = list(families), True
             families[i] = _plain(family)
     return families
 
