@@ -239,7 +239,10 @@ def test_label_values_are_converted_with_str() -> None:
     """As ``labels()`` does: ``add_metric([1], ...)`` is the series ``k="1"``."""
     gauge = GaugeMetricFamily("g", "G.", labels=["k"])
     gauge.add_metric([1], 2)
-    assert gauge.samples[0][0].label_values == ("1",)
+    gauge.add_metric(("café",), 3)
+    assert [labels.label_values for labels, _ in gauge.samples] == [("1",), ("café",)]
+    with pytest.raises(ValueError, match="already has a series with labels {'k': '1'}"):
+        gauge.add_metric(["1"], 4)
 
 
 def test_registry_copies_builders_into_plain_snapshots(registry: MetricsRegistry) -> None:
@@ -528,7 +531,7 @@ def test_counter_created_for_every_series_or_none() -> None:
         ([("0.5", 1), ("1", 2)], ValueError, "must end with the '\\+Inf' bucket"),
         ([], ValueError, "must end with the '\\+Inf' bucket"),
         ([("half", 1), ("+Inf", 1)], ValueError, "bucket bound of 'h' 'half' is not a number"),
-        ([("NaN", 1), ("+Inf", 1)], ValueError, "is NaN"),
+        ([("NaN", 1), ("+Inf", 1)], ValueError, "'NaN' is not a number"),
         ([("0.5", 1.5), ("+Inf", 2)], ValueError, "whole number >= 0, got 1.5"),
         ([("0.5", -1), ("+Inf", 2)], ValueError, "whole number >= 0, got -1"),
         ([("0.5", "1"), ("+Inf", 2)], TypeError, "must be a real number, got '1'"),

@@ -57,37 +57,51 @@ def _both(name: object, what: str) -> ValueError:
     )
 
 
-def _seconds(value: object, what: str) -> float | None:
+def _real(value: object, what: str, family: str) -> float:
+    """``value`` as a plain float (``as_float``), or raise naming ``what`` of ``family``;
+    plain floats and ints take a fast path that formats no message."""
+    cls = value.__class__
+    if cls is float:
+        return value  # type: ignore[return-value]
+    if cls is int:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            pass  # as_float says so, naming it
+    return as_float(value, f"{what} of {family!r}")
+
+
+def _seconds(value: object, what: str, family: str) -> float | None:
     """``value`` as Unix seconds (``None`` stays ``None``), or raise naming it."""
     if value is None:
         return None
-    seconds = as_float(value, what)
+    seconds = _real(value, what, family)
     if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:  # NaN fails too
-        raise ValueError(f"{what} {value!r} is not a time within the years 1 to 9999")
+        raise ValueError(f"{what} of {family!r} {value!r} is not a time within the years 1 to 9999")
     return seconds
 
 
-def _whole(value: object, what: str) -> int:
+def _whole(value: object, what: str, family: str) -> int:
     """A count: a whole number >= 0 (``3`` or ``3.0``), or raise naming it."""
-    number = as_float(value, what)
+    number = _real(value, what, family)
     if not (0.0 <= number < _INF and number.is_integer()):
-        raise ValueError(f"{what} must be a whole number >= 0, got {value!r}")
+        raise ValueError(f"{what} of {family!r} must be a whole number >= 0, got {value!r}")
     return int(number)
 
 
-def parse_bound(le: object, what: str = "bucket bound") -> float:
-    """A bucket bound or quantile spelled as text (``"0.5"``, ``"+Inf"``) or as a number."""
+def parse_bound(le: object, what: str = "bucket bound", family: str | None = None) -> float:
+    """A bucket bound or quantile spelled as text (``"0.5"``, ``"+Inf"``) or as a number;
+    errors name ``what`` (of ``family``) and the value."""
     if isinstance(le, str):
         try:
             bound = float(le)
         except ValueError:
-            raise ValueError(
-                f"{what} {le!r} is not a number (write e.g. '0.5' or '+Inf')"
-            ) from None
+            bound = math.nan
     else:
-        bound = as_float(le, what)
+        bound = _real(le, what, family) if family is not None else as_float(le, what)
     if math.isnan(bound):
-        raise ValueError(f"{what} {le!r} is NaN")
+        where = what if family is None else f"{what} of {family!r}"
+        raise ValueError(f"{where} {le!r} is not a number (write e.g. '0.5' or '+Inf')")
     return bound
 
 
@@ -107,8 +121,8 @@ def _exemplar(given: object, family: str) -> Exemplar:
                 f" value and timestamp (as prometheus_client's Exemplar), got {given!r}"
             ) from None
         stamp = getattr(given, "timestamp", None)
-    checked = make_exemplar(labels, as_float(value, f"exemplar value of {family!r}"))  # type: ignore[arg-type]
-    return Exemplar(checked.labels, checked.value, _seconds(stamp, f"exemplar time of {family!r}"))
+    checked = make_exemplar(labels, _real(value, "exemplar value", family))  # type: ignore[arg-type]
+    return Exemplar(checked.labels, checked.value, _seconds(stamp, "exemplar time", family))
 
 
 class _Builder(MetricFamily):
@@ -172,19 +186,24 @@ class _Builder(MetricFamily):
 
     def _label_values(self, labels: object) -> tuple[str, ...]:
         """The checked label values of a new series (not yet recorded as taken)."""
-        if isinstance(labels, (str, bytes)) or not isinstance(labels, Iterable):
+        cls = labels.__class__
+        if (cls is not list and cls is not tuple) and (
+            isinstance(labels, (str, bytes)) or not isinstance(labels, Iterable)
+        ):
             raise TypeError(
                 f"metric {self.name!r}: labels must be a sequence of label values, got {labels!r}"
             )
-        values = tuple(v if v.__class__ is str else str(v) for v in labels)
+        values: tuple[Any, ...] = tuple(labels)  # type: ignore[arg-type]
         declared = self._declared
         if len(values) != len(declared):
             raise ValueError(
                 f"metric {self.name!r} has label names {declared!r} but add_metric got"
                 f" {len(values)} label values: {values!r}"
             )
-        for name, value in zip(declared, values, strict=True):
-            check_text(f"metric {self.name!r}: value of label {name!r}", value)
+        for value in values:
+            if value.__class__ is not str or not value.isascii():
+                values = self._converted(values)
+                break
         if values in self._keys:
             raise ValueError(
                 f"metric {self.name!r} already has a series with labels"
@@ -192,8 +211,16 @@ class _Builder(MetricFamily):
             )
         return values
 
+    def _converted(self, values: tuple[Any, ...]) -> tuple[str, ...]:
+        """Label values converted with ``str()`` (as ``labels()`` does), each checked to
+        be valid UTF-8."""
+        converted = tuple(v if v.__class__ is str else str(v) for v in values)
+        for name, value in zip(self._declared, converted, strict=True):
+            check_text(f"metric {self.name!r}: value of label {name!r}", value)
+        return converted
+
     def _timestamp(self, timestamp: object) -> float | None:
-        return _seconds(timestamp, f"timestamp of {self.name!r}")
+        return None if timestamp is None else _seconds(timestamp, "timestamp", self.name)
 
     def _record(self, key: tuple[str, ...], stamp: float | None, rows: Iterable[Any]) -> None:
         """Add one series (``rows``: its entries of the series list, one per sample for
@@ -248,10 +275,10 @@ class CounterMetricFamily(_Builder):
         """Add a series: its label values, its value, when it started (``created``), its
         sample time (``timestamp``) and an exemplar."""
         key = self._label_values(labels)
-        number = as_float(value, f"value of counter {self.name!r}")
+        number = _real(value, "value", self.name)
         if not 0.0 <= number < _INF:
             raise ValueError(f"counter {self.name!r}: value must be finite and >= 0, got {value!r}")
-        start = _seconds(created, f"created time of {self.name!r}")
+        start = _seconds(created, "created time", self.name)
         if self._rows and (start is None) != (not self._start_list):
             raise ValueError(
                 f"counter {self.name!r}: created= must be given for every series or for none"
@@ -295,7 +322,7 @@ class GaugeMetricFamily(_Builder):
     ) -> None:
         """Add a series: its label values, its value and its sample time."""
         key = self._label_values(labels)
-        number = as_float(value, f"value of {self.name!r}")
+        number = _real(value, "value", self.name)
         stamp = self._timestamp(timestamp)
         self._record(key, stamp, [(LabelSet(key), number)])
 
@@ -327,8 +354,10 @@ def _buckets(
                 f"bucket {row!r} of {family!r}: expected (le, cumulative_count) or"
                 " (le, cumulative_count, exemplar)"
             )
-        bound = parse_bound(row[0], f"bucket bound of {family!r}")
-        count = _whole(row[1], f"cumulative count of bucket le={row[0]!r} of {family!r}")
+        le, count = row[0], row[1]
+        bound = le if le.__class__ is float else parse_bound(le, "bucket bound", family)
+        if count.__class__ is not int or count < 0:
+            count = _whole(count, f"cumulative count of bucket le={le!r}", family)
         if rows and bound <= rows[-1][0]:
             raise ValueError(
                 f"bucket bounds of {family!r} must increase: le={row[0]!r} follows"
@@ -365,7 +394,7 @@ class _Bucketed(_Builder):
                 f"metric {self.name!r}: {what} is required (every format writes it with the"
                 " buckets)"
             )
-        return as_float(sum_value, f"{what} of {self.name!r}")
+        return _real(sum_value, what, self.name)
 
 
 class HistogramMetricFamily(_Bucketed):
@@ -412,7 +441,7 @@ class HistogramMetricFamily(_Bucketed):
         key = self._label_values(labels)
         rows, exemplars = _buckets(self.name, buckets)
         total = self._sum(sum_value, "sum_value")
-        start = _seconds(created, f"created time of {self.name!r}")
+        start = _seconds(created, "created time", self.name)
         stamp = self._timestamp(timestamp)
         value = HistogramValue(rows, total, rows[-1][1], start, exemplars)
         self._record(key, stamp, [(LabelSet(key), value)])
@@ -509,10 +538,10 @@ class SummaryMetricFamily(_Builder):
         """Add a series: its label values, count, sum, sample time, quantiles and created
         time."""
         key = self._label_values(labels)
-        count = _whole(count_value, f"count_value of {self.name!r}")
-        total = as_float(sum_value, f"sum_value of {self.name!r}")
+        count = _whole(count_value, "count_value", self.name)
+        total = _real(sum_value, "sum_value", self.name)
         pairs = self._quantiles(quantiles)
-        start = _seconds(created, f"created time of {self.name!r}")
+        start = _seconds(created, "created time", self.name)
         stamp = self._timestamp(timestamp)
         value = SummaryValue(pairs, total, count, start)
         self._record(key, stamp, [(LabelSet(key), value)])
@@ -527,7 +556,7 @@ class SummaryMetricFamily(_Builder):
         for pair in quantiles:
             if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
                 raise TypeError(f"quantile {pair!r} of {self.name!r}: expected a (q, value) pair")
-            q = parse_bound(pair[0], f"quantile of {self.name!r}")
+            q = parse_bound(pair[0], "quantile", self.name)
             if not 0.0 <= q <= 1.0:
                 raise ValueError(f"quantile {pair[0]!r} of {self.name!r} is not within [0, 1]")
             if q in pairs:
@@ -581,9 +610,10 @@ class InfoMetricFamily(_Builder):
                 f" {self._declared!r}"
             )
         check_label_names(value, utf8=True)
-        info = {
-            k: check_text(f"info of {self.name!r}: value of {k!r}", v) for k, v in value.items()
-        }
+        info = dict(value)
+        for k, v in info.items():
+            if v.__class__ is not str or not v.isascii():
+                check_text(f"info of {self.name!r}: value of {k!r}", v)
         stamp = self._timestamp(timestamp)
         keys = tuple(sorted(set(self._infokeys).union(info)))
         self._info.append((key, info))
@@ -642,8 +672,12 @@ class StateSetMetricFamily(_Builder):
             raise ValueError(f"stateset {self.name!r} needs at least one state per series")
         rows: list[tuple[SeriesLabels, float]] = []
         for state, enabled in value.items():
-            check_text(f"state of {self.name!r}", state)
-            flag = as_float(enabled, f"state {state!r} of {self.name!r}")
+            if state.__class__ is not str or not state.isascii():
+                check_text(f"state of {self.name!r}", state)
+            if enabled is True or enabled is False:
+                flag = 1.0 if enabled else 0.0
+            else:
+                flag = _real(enabled, f"state {state!r}", self.name)
             if flag not in (0.0, 1.0):
                 raise ValueError(
                     f"state {state!r} of {self.name!r} must be True or False, got {enabled!r}"
