@@ -648,13 +648,13 @@ def _normalise_labels(labels: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _read_time(timestamp: Any) -> Decimal | None:
+def _read_time(timestamp: Any, openmetrics: bool) -> Decimal | None:
     """A parsed timestamp as exact seconds: the text parser's float of milliseconds / 1000,
-    or the OpenMetrics parser's ``Timestamp(sec, nsec)``."""
+    or the OpenMetrics parser's ``Timestamp(sec, nsec)`` (a float for ``1e-05``)."""
     if timestamp is None:
         return None
     if isinstance(timestamp, float):
-        return Decimal(round(timestamp * 1000)) / 1000
+        return _exact(timestamp) if openmetrics else Decimal(round(timestamp * 1000)) / 1000
     return Decimal(timestamp.sec) + Decimal(timestamp.nsec) / 1_000_000_000
 
 
@@ -677,7 +677,7 @@ def assert_read_back(
             _normalise_labels(s.labels),
             s.value,
             s.exemplar,
-            _read_time(s.timestamp),
+            _read_time(s.timestamp, openmetrics),
         )
         for family in parsed
         for s in family.samples
