@@ -241,7 +241,7 @@ def test_label_values_are_converted_with_str() -> None:
     gauge.add_metric([1], 2)
     gauge.add_metric(("café",), 3)
     assert [labels.label_values for labels, _ in gauge.samples] == [("1",), ("café",)]
-    with pytest.raises(ValueError, match="already has a series with labels {'k': '1'}"):
+    with pytest.raises(ValueError, match=r"already has a series with labels \{'k': '1'\}"):
         gauge.add_metric(["1"], 4)
 
 
