@@ -46,6 +46,7 @@ from threading import get_ident
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from . import _locks
+from ._names import _check_escaped_label_names
 from .model import Exemplar
 
 _INF = math.inf
@@ -74,20 +75,33 @@ EXEMPLAR_MAX_CHARACTERS = 128
 _EXEMPLAR_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
-def make_exemplar(labels: Mapping[str, str], value: float) -> Exemplar:
+def make_exemplar(labels: Mapping[str, str], value: float, utf8_names: bool = False) -> Exemplar:
     """An exemplar for ``value`` now; ``ValueError``/``TypeError`` naming what is wrong.
 
-    Label values are converted with ``str()`` and must be valid UTF-8 (no lone surrogates:
-    every format writes them as UTF-8). Names and values together may hold at most 128
-    characters (Unicode code points), as OpenMetrics requires.
+    Label names follow the label-name rules of the registry the series belongs to: the
+    legacy charset ``[a-zA-Z_][a-zA-Z0-9_]*`` by default; with ``utf8_names`` any non-empty
+    valid UTF-8 text, refused when two names (or a name and a reserved one) would be
+    written alike once escaped. Either way a name starting with ``__`` is reserved, as in
+    ``prometheus_client`` and ``client_golang``. Label values are converted with ``str()``
+    and must be valid UTF-8 (no lone surrogates: every format writes them as UTF-8).
+    Names and values together may hold at most 128 characters (Unicode code points), as
+    OpenMetrics requires.
     """
     if not isinstance(labels, Mapping):
         raise TypeError(f"exemplar must be a mapping of label names to values, got {labels!r}")
     pairs = []
     size = 0
+    legacy = True
     for name, raw in labels.items():
         if not isinstance(name, str) or not _EXEMPLAR_LABEL.fullmatch(name):
-            raise ValueError(f"invalid exemplar label name {name!r}")
+            if not utf8_names or not isinstance(name, str):
+                raise ValueError(f"invalid exemplar label name {name!r}")
+            _check_utf8_exemplar_name(name)
+            legacy = False
+        if name.startswith("__"):
+            raise ValueError(
+                f"invalid exemplar label name {name!r}: names starting with '__' are reserved"
+            )
         text = raw if raw.__class__ is str else _label_text(name, raw)
         if not text.isascii():
             try:
@@ -103,7 +117,28 @@ def make_exemplar(labels: Mapping[str, str], value: float) -> Exemplar:
             f"exemplar labels {labels!r} hold {size} characters; at most"
             f" {EXEMPLAR_MAX_CHARACTERS} are allowed"
         )
+    if not legacy:
+        _check_escaped_exemplar_names(tuple(name for name, _ in pairs))
     return Exemplar(tuple(pairs), value, time.time())
+
+
+def _check_utf8_exemplar_name(name: str) -> None:
+    """A UTF-8 registry's rule for one exemplar label name outside the legacy charset."""
+    if not name:
+        raise ValueError(f"invalid exemplar label name {name!r}: must not be empty")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"invalid exemplar label name {name!r}: not valid UTF-8") from None
+
+
+def _check_escaped_exemplar_names(names: tuple[str, ...]) -> None:
+    """Refuse exemplar label names that an escaping scheme would write alike, or as a
+    reserved name: a scrape asking for that scheme could not be written."""
+    try:
+        _check_escaped_label_names(names, frozenset())
+    except ValueError as error:
+        raise ValueError(f"exemplar: {error}") from None
 
 
 def _label_text(name: str, raw: object) -> str:
@@ -266,12 +301,18 @@ class _Slot:
 
 
 class Cell:
-    """What every cell shares: the owner thread of its inline slot (0: none yet)."""
+    """What every cell shares: the owner thread of its inline slot (0: none yet).
+
+    ``UTF8_NAMES`` is the naming rule exemplar label names follow (see
+    ``make_exemplar``): a class attribute, true on the classes a family builds for a
+    registry made with ``utf8_names=True``, so only the paths taking an exemplar read it.
+    """
 
     if not TYPE_CHECKING:
         __slots__ = ()
     STORAGE: ClassVar[tuple[str, ...]] = ("_owner",)
     WRITES: ClassVar[tuple[str, ...]] = ()
+    UTF8_NAMES: ClassVar[bool] = False
     Idle: ClassVar[type]
     _owner: int
 
@@ -287,6 +328,7 @@ class _IdleCounter:
     """``CounterCell`` writes that validate and drop (see ``Cell.Idle``)."""
 
     __slots__ = ()
+    UTF8_NAMES: ClassVar[bool]
 
     def inc(self, amount: float = _ONE, exemplar: Mapping[str, str] | None = None) -> None:
         if (
@@ -295,10 +337,18 @@ class _IdleCounter:
             return
         value = check_increment(amount)
         if exemplar is not None:
-            make_exemplar(exemplar, value)
+            make_exemplar(exemplar, value, self.UTF8_NAMES)
 
     def inc_by(self, amount: float, exemplar: Mapping[str, str] | None = None) -> None:
         self.inc(amount, exemplar)
+
+    def reset(self) -> None:
+        pass
+
+
+# The key, in a counter's ``_others``, of the slot holding minus its total at the last
+# ``reset()``. Never a thread ident (idents are positive) nor ``RETIRED``.
+RESET = -1
 
 
 class CounterCell(Cell):
@@ -307,7 +357,7 @@ class CounterCell(Cell):
     if not TYPE_CHECKING:  # empty at run time; mypy would reject assignments under it
         __slots__ = ()
     STORAGE: ClassVar[tuple[str, ...]] = ("_created", "_exemplar", "_others", "_owner", "_value")
-    WRITES: ClassVar[tuple[str, ...]] = ("inc", "inc_by")
+    WRITES: ClassVar[tuple[str, ...]] = ("inc", "inc_by", "reset")
     Idle = _IdleCounter
     _value: float
     _others: dict[int, _Slot] | None
@@ -354,7 +404,7 @@ class CounterCell(Cell):
 
     def _inc_slow(self, amount: object, exemplar: Mapping[str, str] | None = None) -> None:
         value = check_increment(amount)
-        traced = None if exemplar is None else make_exemplar(exemplar, value)
+        traced = None if exemplar is None else make_exemplar(exemplar, value, self.UTF8_NAMES)
         ident = get_ident()
         if traced is not None:
             self._exemplar = traced
@@ -371,13 +421,41 @@ class CounterCell(Cell):
         self._value += value
 
     def get(self) -> float:
-        """The current total."""
-        value = float(self._value)
+        """The current total (since the last ``reset()``)."""
         others = self._others
-        if others:
-            for slot in list(others.values()):
-                value += slot.value
-        return value
+        if not others:
+            return float(self._value)
+        # The slots are listed before any value is read: a reset's offset slot (never
+        # changed once published) then never meets values older than it subtracts.
+        slots = list(others.values())
+        value = float(self._value)
+        for slot in slots:
+            value += slot.value
+        return value if value >= 0.0 else 0.0  # rounding after a reset, nothing else
+
+    def reset(self) -> None:
+        """Start again from 0, with a new created time and no exemplar, as
+        ``prometheus_client``'s ``Counter.reset()`` (a logical process restarting).
+
+        No writer waits and none is slowed: nothing is written to any thread's slot. The
+        total is read once, slot by slot, and its negation published as one more slot
+        (``RESET``), so every concurrent increment is counted wholly before the reset or
+        wholly after it. Exact for integer amounts (below 2**53); fractional amounts may
+        leave a rounding error of the order of the old total times 2**-53.
+        """
+        with _claim_lock:  # against claim() and folding, which also change ``_others``
+            others = self._others
+            kept = {} if others is None else {k: s for k, s in others.items() if k != RESET}
+            slots = list(kept.values())
+            total = float(self._value)
+            for slot in slots:  # in get()'s order: with no increment since, get() is 0.0
+                total += slot.value
+            offset = _Slot()
+            offset.value = -total
+            kept[RESET] = offset
+            self._exemplar = None
+            self._created = created_now()
+            self._others = kept
 
     def _retire(self, ident: int) -> None:
         Cell._retire(self, ident)
@@ -431,6 +509,40 @@ class _IdleGauge:
 _ZERO_BASE = (0.0,)
 
 
+class _FunctionBase:
+    """A gauge's base while its value comes from a function (``GaugeCell.set_function``).
+
+    ``previous`` is the base it replaced (the stored value, kept for
+    ``set_function(None)``). ``failed`` is the error of the last failed read, so that the
+    family can say which series failed.
+    """
+
+    __slots__ = ("failed", "function", "previous")
+
+    def __init__(self, function: Callable[[], float], previous: tuple[float]) -> None:
+        self.function = function
+        self.previous = previous
+        self.failed: Exception | None = None
+
+    def read(self) -> float:
+        """``function()`` as a plain float (NaN and infinities included). ``ValueError``
+        naming the function if it raises (the error chained), ``TypeError``/``ValueError``
+        naming it and the value if that is not a real number (see ``as_float``)."""
+        function = self.function
+        try:
+            value = function()
+        except Exception as error:
+            failed: Exception = ValueError(f"gauge function {function!r} raised {error!r}")
+            failed.__cause__ = error
+        else:
+            try:
+                return as_float(value, f"the value of gauge function {function!r}")
+            except (TypeError, ValueError) as error:
+                failed = error
+        self.failed = failed
+        raise failed
+
+
 class GaugeCell(Cell):
     """A float that goes up and down and can be set, with no lock on any update.
 
@@ -445,6 +557,10 @@ class GaugeCell(Cell):
     Exact once writers are quiet: increments are never lost, and after a final ``set(v)``
     the value is ``v`` itself (NaN and -0.0 included). A read racing a ``set()`` may add
     one delta to the neighbouring base, for that read only.
+
+    ``set_function(f)`` stores a base of another kind (``_FunctionBase``) that reads
+    ``f()``: no delta is ever tagged with it (``inc``/``dec`` refuse it on their slow path,
+    the only one a new base leads to), and the next ``set()`` replaces it like any base.
     """
 
     if not TYPE_CHECKING:
@@ -452,7 +568,7 @@ class GaugeCell(Cell):
     STORAGE: ClassVar[tuple[str, ...]] = ("_base", "_mark", "_others", "_owner", "_value")
     WRITES: ClassVar[tuple[str, ...]] = ("inc", "dec", "set")
     Idle = _IdleGauge
-    _base: tuple[float]
+    _base: tuple[float] | _FunctionBase
     _mark: tuple[float] | None
     _value: float
     _others: dict[int, _GaugeSlot] | None
@@ -499,8 +615,41 @@ class GaugeCell(Cell):
             value = as_float(value, "gauge value")
         self._base = (value,)
 
+    def set_function(self, function: Callable[[], float] | None) -> None:
+        """Take the value from ``function()`` at every read (``get()`` and each export)
+        instead of storing one.
+
+        The function is called with no argument, in the reading thread (a scrape's), and
+        must return a real number (NaN and infinities included); if it raises or returns
+        anything else, the read raises ``ValueError``/``TypeError`` naming it and the value
+        (an export then leaves this family out, see ``MetricsRegistry.collect``). A later
+        ``set(v)`` replaces the function with the stored value ``v``; ``inc()`` and ``dec()``
+        raise ``ValueError`` while a function is set, since there is no stored value to
+        move. ``set_function(None)`` removes the function: the gauge holds again the value
+        it held before the function was set. ``TypeError`` if ``function`` is neither
+        callable nor ``None``.
+        """
+        base = self._base
+        stored = base.previous if isinstance(base, _FunctionBase) else base
+        if function is None:
+            self._base = stored
+            return
+        if not callable(function):
+            raise TypeError(f"gauge function must be callable or None, got {function!r}")
+        self._base = _FunctionBase(function, stored)
+
     def _add(self, amount: float) -> None:
-        """``inc``'s slow path: claim a slot, or restart a delta stale since a ``set()``."""
+        """``inc``'s slow path: claim a slot, or restart a delta stale since a ``set()``.
+
+        The delta is tagged with the base read first: a ``set()`` made since then makes
+        it stale, as if this increment had come just before that ``set()``.
+        """
+        base = self._base
+        if isinstance(base, _FunctionBase):
+            raise ValueError(
+                f"this gauge takes its value from {base.function!r} (set_function):"
+                " call set(value) or set_function(None) before inc() or dec()"
+            )
         ident = get_ident()
         if ident != self._owner:
             others = self._others
@@ -508,7 +657,6 @@ class GaugeCell(Cell):
             if slot is None:
                 slot = claim(self, ident, _GaugeSlot)
             if slot is not None:
-                base = self._base
                 if slot.mark is base:
                     slot.delta += amount
                 else:  # untag first, so no reader adds the old delta to the new base
@@ -516,7 +664,6 @@ class GaugeCell(Cell):
                     slot.delta = amount
                     slot.mark = base
                 return
-        base = self._base
         if self._mark is base:
             self._value += amount
         else:
@@ -525,9 +672,12 @@ class GaugeCell(Cell):
             self._mark = base
 
     def get(self) -> float:
-        """The current value: the latest ``set()`` plus the increments made since."""
+        """The current value: the latest ``set()`` plus the increments made since, or what
+        the function given to ``set_function()`` returns now."""
         base = self._base
-        value = base[0]
+        if base.__class__ is _FunctionBase:
+            return base.read()
+        value = base[0]  # type: ignore[index]  # a tuple: tested above, cheaper than isinstance
         if self._mark is base:
             value += self._value
         others = self._others
@@ -545,7 +695,10 @@ class GaugeCell(Cell):
             return
         # Only deltas tagged with the current base count; older ones were discarded by a
         # set() already. A set() racing this fold makes the folded slot stale: right too.
+        # While a function is set, the stored value it will give back to counts.
         base = self._base
+        if isinstance(base, _FunctionBase):
+            base = base.previous
         folded = None
         for slot in (others.get(RETIRED), dead):
             if slot is not None and slot.mark is base:
@@ -662,6 +815,7 @@ class _IdleHistogram:
     """``HistogramCell`` writes that validate and drop (see ``Cell.Idle``)."""
 
     __slots__ = ()
+    UTF8_NAMES: ClassVar[bool]
 
     def observe(self, value: float, exemplar: Mapping[str, str] | None = None) -> None:
         if value.__class__ is float and value == value and exemplar is None:
@@ -670,7 +824,7 @@ class _IdleHistogram:
         if number != number:
             raise ValueError(f"histogram observation must not be NaN, got {value!r}")
         if exemplar is not None:
-            make_exemplar(exemplar, number)
+            make_exemplar(exemplar, number, self.UTF8_NAMES)
 
 
 class HistogramCell(Cell):
@@ -735,7 +889,7 @@ class HistogramCell(Cell):
         number = as_float(value, "histogram observation")
         if number != number:
             raise ValueError(f"histogram observation must not be NaN, got {value!r}")
-        traced = None if exemplar is None else make_exemplar(exemplar, number)
+        traced = None if exemplar is None else make_exemplar(exemplar, number, self.UTF8_NAMES)
         ident = get_ident()
         counts = self._counts if ident == self._owner else self._slot_for(ident)
         index = bisect_left(self._bounds, number, 2)

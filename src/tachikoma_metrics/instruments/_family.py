@@ -21,6 +21,7 @@ from .._names import check_label_names, check_metric_name, check_text, check_uni
 from ..model import MetricFamily, MetricType, SeriesLabels
 from ..storage import Storage, compose
 from ..values import Cell
+from ._timing import InProgress, LabelledInProgress, LabelledTimer, Timer
 
 
 class Registrar(Protocol):
@@ -77,6 +78,28 @@ ChildT = TypeVar("ChildT", bound=Child)
 _twin_lock = new_lock()
 _idle_twins: dict[type, type] = {}
 _refusing_twins: dict[type, type] = {}
+_utf8_twins: dict[type, type] = {}
+
+
+def utf8_twin(cls: type) -> type:
+    """``cls`` with ``UTF8_NAMES`` true: the class of a family (or child) built for a
+    registry made with ``utf8_names=True``, whose exemplar label names follow the UTF-8
+    rules (see ``values.make_exemplar``). Only the paths taking an exemplar read the
+    attribute, so the rule costs nothing elsewhere; the twin adds no storage."""
+    twin = _utf8_twins.get(cls)
+    if twin is None:
+        with _twin_lock:
+            twin = _utf8_twins.get(cls)
+            if twin is None:
+                namespace: dict[str, object] = {
+                    "__slots__": (),
+                    "__module__": cls.__module__,
+                    "__qualname__": cls.__qualname__,
+                    "__doc__": cls.__doc__,
+                    "UTF8_NAMES": True,
+                }
+                twin = _utf8_twins[cls] = type(cls.__name__, (cls,), namespace)
+    return twin
 
 
 def idle_twin(cls: type) -> type:
@@ -174,6 +197,9 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         storage = registry.storage if registry is not None else _storage.MEMORY
         cell = storage.cell_class(cls._default_cell(options))
         concrete = compose(cls, cell)
+        child_class = compose(cls.CHILD, cell)
+        if registry is not None and registry.utf8_names:
+            concrete, child_class = utf8_twin(concrete), utf8_twin(child_class)
         labelnames = args[2] if len(args) > 2 else options.get("labelnames", ())
         if not isinstance(labelnames, Collection):
             # An iterator can be read only once: read it here, and __init__ checks this.
@@ -182,7 +208,7 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
             concrete = refusing_twin(concrete)
         family = object.__new__(concrete)
         family._storage = storage
-        family._child_class = compose(cls.CHILD, cell)
+        family._child_class = child_class
         family._labelnames = labelnames  # checked by __init__
         return family
 
@@ -358,6 +384,47 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
             self._order = None
             self._added = []
 
+    def remove_matching(self, **labels: object) -> int:
+        """Drop every child whose labels include all these ``name=value`` pairs (values
+        converted with ``str()``, as ``labels()`` does); return how many were dropped.
+
+        ``remove_matching(route="/old")`` drops ``{route="/old", code="200"}`` and
+        ``{route="/old", code="500"}`` alike (``client_golang``'s ``DeletePartialMatch``).
+        ``ValueError`` naming them for label names the family does not have, and for no
+        pair at all (``clear()`` drops every child). Safe while other threads record and
+        create children; a handle on a dropped child records into a series no export
+        shows any more (as after ``remove()``).
+        """
+        names = self._labelnames
+        if not labels:
+            raise ValueError(
+                f"metric {self._name!r}: remove_matching() needs at least one label=value"
+                " pair (clear() drops every series)"
+            )
+        unknown = sorted(set(labels) - set(names))
+        if unknown:
+            raise ValueError(f"metric {self._name!r} has labels {names!r}; unknown: {unknown!r}")
+        wanted = [
+            (names.index(name), value if value.__class__ is str else str(value))
+            for name, value in labels.items()
+        ]
+
+        def matches(key: tuple[str, ...]) -> bool:
+            return all(key[index] == value for index, value in wanted)
+
+        with self._lock:
+            children = self._children
+            doomed = [key for key in children if matches(key)]
+            if not doomed:
+                return 0
+            for key in doomed:
+                del children[key]
+            # Replaced, never mutated (readers may hold them); still sorted once filtered.
+            if self._order is not None:
+                self._order = [c for c in self._order if not matches(c.label_values)]
+            self._added = [c for c in self._added if not matches(c.label_values)]
+            return len(doomed)
+
     def clear(self) -> None:
         """Drop every child of a labelled family (an unlabelled family keeps its one series)."""
         if not self._labelnames:
@@ -456,3 +523,49 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._name!r}, labelnames={self._labelnames!r})"
+
+
+# -- helpers whose labels are chosen inside the block ------------------------------------------
+
+
+def timer_choosing_labels(own: Callable[[Any], Timer], record: str) -> Callable[[Any], Timer]:
+    """The ``time()`` method of a family type whose series have ``own`` as ``time()``:
+    ``own(family)`` on an unlabelled family (unchanged), and on a labelled one a
+    ``LabelledTimer`` whose ``labels(...)``, called inside the ``with`` block, chooses the
+    child whose method ``record`` gets the seconds when the block ends. One line in the
+    family class: ``time = timer_choosing_labels(_HistogramHelpers.time, "observe")``."""
+
+    def time(self: Family[Any]) -> Timer:
+        if self._labelnames:
+            return LabelledTimer(self, record)
+        return own(self)
+
+    time.__doc__ = (
+        f"Context manager and decorator: {record}() the duration in seconds. On a labelled"
+        " family, only as a context manager: choose the child inside the block with"
+        " ``.labels(...)`` on the timer (``with family.time() as timer: ...;"
+        ' timer.labels("ok")``); leaving the block without choosing raises ``ValueError``.'
+    )
+    return time
+
+
+def inprogress_choosing_labels(
+    own: Callable[[Any], InProgress],
+) -> Callable[[Any], InProgress]:
+    """The ``track_inprogress()`` method of a gauge-like family type whose series have
+    ``own`` as ``track_inprogress()`` and ``inc()``/``dec()``: ``own(family)`` on an
+    unlabelled family (unchanged), and on a labelled one a ``LabelledInProgress`` whose
+    ``labels(...)``, called inside the ``with`` block, increments the chosen child until
+    the block ends."""
+
+    def track_inprogress(self: Family[Any]) -> InProgress:
+        if self._labelnames:
+            return LabelledInProgress(self)
+        return own(self)
+
+    track_inprogress.__doc__ = (
+        "Context manager and decorator: +1 while a block or call runs, -1 after. On a"
+        " labelled family, only as a context manager: choose the child inside the block"
+        " with ``.labels(...)`` on the tracker, which increments it until the block ends."
+    )
+    return track_inprogress

@@ -7,10 +7,33 @@ from typing import ClassVar
 from ..model import MetricFamily, MetricType
 from ..values import CounterCell
 from ._family import Child, Family
+from ._timing import ExceptionCounter, exception_types
+
+# What count_exceptions() takes, each argument: a class, or a tuple of them (as ``except``).
+ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]
 
 
-class CounterChild(CounterCell, Child):
-    """One counter series. ``inc(amount)`` adds a finite amount >= 0; ``get()`` reads it."""
+class _CounterHelpers(CounterCell):
+    """What a counter series offers beyond its cell: ``count_exceptions``."""
+
+    __slots__ = ()
+
+    def count_exceptions(self, *types: ExceptionTypes) -> ExceptionCounter:
+        """Context manager and decorator (``async def`` included): +1 for each exception
+        of one of ``types`` (``Exception`` when none is given; subclasses count) leaving
+        the block or call, which is then raised on unchanged; other exceptions pass
+        uncounted. Each argument is an exception class or a tuple of them, as ``except``
+        takes them; ``TypeError`` naming anything else."""
+        return ExceptionCounter(self._count_exception, exception_types(types))
+
+    # An indirection, so a helper made before init() records once init() has run.
+    def _count_exception(self) -> None:
+        self.inc()
+
+
+class CounterChild(_CounterHelpers, Child):
+    """One counter series. ``inc(amount)`` adds a finite amount >= 0; ``get()`` reads it;
+    ``reset()`` starts again from 0; ``count_exceptions()`` counts exceptions."""
 
     __slots__ = ()
 
@@ -19,12 +42,12 @@ class CounterChild(CounterCell, Child):
         self._init_cell()
 
 
-class Counter(Family[CounterChild], CounterCell):
+class Counter(Family[CounterChild], _CounterHelpers):
     """A counter family. Its samples are exposed as ``<name>_total``.
 
     The name may be given with or without ``_total``; ``name`` is always without it.
-    Unlabelled, the family is its own series: ``inc``, ``inc_by`` and ``get`` as on
-    ``CounterChild``.
+    Unlabelled, the family is its own series: ``inc``, ``inc_by``, ``get``, ``reset``
+    and ``count_exceptions`` as on ``CounterChild``.
     """
 
     __slots__ = ()
@@ -39,6 +62,11 @@ class Counter(Family[CounterChild], CounterCell):
         """The value of an unlabelled counter."""
         self._unlabelled("get")
         return super().get()
+
+    def count_exceptions(self, *types: ExceptionTypes) -> ExceptionCounter:
+        """``count_exceptions`` of an unlabelled counter (see ``CounterChild``)."""
+        self._unlabelled("count_exceptions")
+        return super().count_exceptions(*types)
 
     @staticmethod
     def _family_name(name: str) -> str:

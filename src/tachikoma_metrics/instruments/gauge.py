@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from ..model import MetricFamily, MetricType
 from ..values import GaugeCell
-from ._family import Child, Family
+from ._family import Child, Family, inprogress_choosing_labels, timer_choosing_labels
 from ._timing import InProgress, Timer
 
 
@@ -68,22 +69,40 @@ class Gauge(Family[GaugeChild], _GaugeHelpers):
         self._unlabelled("get")
         return super().get()
 
-    def track_inprogress(self) -> InProgress:
-        """Context manager and decorator on an unlabelled gauge (see ``GaugeChild``)."""
-        self._unlabelled("track_inprogress")
-        return _GaugeHelpers.track_inprogress(self)
+    def set_function(self, function: Callable[[], float] | None) -> None:
+        """``set_function`` of an unlabelled gauge (see ``GaugeCell.set_function``); on a
+        labelled family call it on each child: ``gauge.labels(...).set_function(f)``."""
+        self._unlabelled("set_function")
+        super().set_function(function)
 
-    def time(self) -> Timer:
-        """Context manager and decorator on an unlabelled gauge (see ``GaugeChild``)."""
-        self._unlabelled("time")
-        return _GaugeHelpers.time(self)
+    # On a labelled family, with blocks choose the child inside: see ``_family``.
+    track_inprogress = inprogress_choosing_labels(_GaugeHelpers.track_inprogress)
+    time = timer_choosing_labels(_GaugeHelpers.time, "set")
 
     def _snapshot(self) -> MetricFamily:
+        series = self._series()
+        try:
+            samples = [(one, one.get()) for one in series]
+        except (TypeError, ValueError) as error:  # only a set_function() function fails
+            raise self._function_failed(series, error) from error
         return MetricFamily(
             self._name,
             MetricType.GAUGE,
             self._help,
             self._unit,
             self._labelnames,
-            samples=[(series, series.get()) for series in self._series()],
+            samples=samples,
         )
+
+    def _function_failed(self, series: Sequence[Any], error: Exception) -> Exception:
+        """``error`` (a series' ``set_function`` function failed) naming this gauge and,
+        when it can be found, the series."""
+        where = f"gauge {self._name!r}"
+        for one in series:
+            base = getattr(one, "_base", None)
+            if getattr(base, "failed", None) is error:
+                if self._labelnames:
+                    pairs = dict(zip(self._labelnames, one.label_values, strict=True))
+                    where += f" series {pairs!r}"
+                break
+        return type(error)(f"{where}: {error}")

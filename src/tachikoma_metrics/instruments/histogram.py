@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from ..model import HistogramValue, MetricFamily, MetricType
 from ..values import HistogramCell, as_float, histogram_cell_for, slot_bounds
-from ._family import Child, Family, Registrar
+from ._family import Child, Family, Registrar, timer_choosing_labels
 from ._timing import Timer
 
 INF = math.inf
@@ -123,10 +123,8 @@ class Histogram(Family[HistogramChild], _HistogramHelpers):
         self._unlabelled("get")
         return super().get()
 
-    def time(self) -> Timer:
-        """Context manager and decorator on an unlabelled histogram."""
-        self._unlabelled("time")
-        return super().time()
+    # On a labelled family, a with block chooses the child inside: see ``_family``.
+    time = timer_choosing_labels(_HistogramHelpers.time, "observe")
 
     @property
     def buckets(self) -> tuple[float, ...]:
