@@ -48,9 +48,9 @@ def test_snapshot_and_default() -> None:
     assert family.labelnames == ("deployment_environment", "service_name")
     ((series, value),) = family.samples
     assert (series.label_values, value) == (("prod", "api"), 1.0)
-    assert registry.target_info == TARGET
+    assert registry.get_target_info() == TARGET
     assert MetricsRegistry().collect() == []
-    assert MetricsRegistry().target_info is None
+    assert MetricsRegistry().get_target_info() is None
 
 
 def test_openmetrics_is_what_prometheus_client_writes() -> None:
@@ -116,10 +116,38 @@ def test_names_follow_the_registry_rules() -> None:
     given = dict(TARGET)
     registry = MetricsRegistry(target_info=given)
     given["service_name"] = "changed"
-    assert registry.target_info is not None
-    assert registry.target_info["service_name"] == "api"
-    with pytest.raises(TypeError):
-        registry.target_info["x"] = "y"  # type: ignore[index]
+    copy = registry.get_target_info()
+    assert copy == TARGET
+    assert copy is not None
+    copy["service_name"] = "changed too"
+    assert registry.get_target_info() == TARGET
+
+
+def test_set_and_remove_later(registry: MetricsRegistry) -> None:
+    """``set_target_info`` adds, replaces or (``None``) removes the family, as
+    prometheus_client's ``set_target_info`` does; bad labels, or the names taken by
+    another collector, change nothing."""
+    registry.set_target_info({"service_name": "api"})
+    assert sample_value(registry, "target_info", {"service_name": "api"}) == 1.0
+    registry.set_target_info({"service_name": "worker", "zone": "b"})
+    assert sample_value(registry, "target_info", {"service_name": "api"}) is None
+    assert sample_value(registry, "target_info", {"service_name": "worker", "zone": "b"}) == 1.0
+    with pytest.raises(ValueError, match="invalid label name '__zone'"):
+        registry.set_target_info({"__zone": "c"})
+    assert registry.get_target_info() == {"service_name": "worker", "zone": "b"}
+    registry.set_target_info(None)
+    assert registry.get_target_info() is None
+    assert registry.collect() == []
+    registry.gauge("target_info", "Mine.").set(3)
+    with pytest.raises(RegistrationError, match="'target_info' is already used"):
+        registry.set_target_info({"service_name": "api"})
+    assert registry.get_target_info() is None
+    assert sample_value(registry, "target_info") == 3.0
+    unregistered = MetricsRegistry(target_info={"a": "b"})
+    unregistered.unregister(unregistered.get("target_info"))
+    assert unregistered.get_target_info() is None
+    unregistered.set_target_info({"a": "c"})
+    assert unregistered.get_target_info() == {"a": "c"}
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
-from types import MappingProxyType
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
 from . import _locks
@@ -117,6 +116,10 @@ class _TargetInfo:
     def describe(self) -> list[MetricFamily]:
         family = self.family
         return [MetricFamily(family.name, family.type, family.help, "", family.labelnames)]
+
+    def labels(self) -> dict[str, str]:
+        family = self.family
+        return dict(zip(family.labelnames, family.samples[0][0].label_values, strict=True))
 
     def __repr__(self) -> str:
         return "<target_info>"
@@ -234,7 +237,7 @@ class MetricsRegistry:
         target (``{"service_name": "api"}``), exposed as the OpenMetrics ``target_info``
         family (``target_info{service_name="api"} 1``; a gauge in Prometheus text); its
         names follow this registry's naming rules, its values are ``str``. The names
-        ``target`` and ``target_info`` are then taken."""
+        ``target`` and ``target_info`` are then taken (see ``set_target_info``)."""
         self.utf8_names = utf8_names
         self.created_series = created_series
         self.storage = storage if storage is not None else _storage.MEMORY
@@ -248,15 +251,9 @@ class MetricsRegistry:
         # Failed collections per collector type name: [labels, count, first failure].
         self._errors: dict[str, list[Any]] = {}
         self._self_entry = _Entry(_SelfMetrics(), (frozenset(), ()))
-        self.target_info: Mapping[str, str] | None = None
-        """The ``target_info`` labels given (read-only), or ``None``."""
+        self._target: _TargetInfo | None = None
         if target_info is not None:
-            collector = _TargetInfo(target_info, utf8_names)
-            self.register(collector)
-            family = collector.family
-            self.target_info = MappingProxyType(
-                dict(zip(family.labelnames, family.samples[0][0].label_values, strict=True))
-            )
+            self.set_target_info(target_info)
 
     # -- instruments (get-or-create) ---------------------------------------------------------
 
@@ -346,16 +343,43 @@ class MetricsRegistry:
     def unregister(self, collector: Collector) -> None:
         """Remove a registered collector; ``KeyError`` if it is not registered here."""
         with self._lock:
-            for entry in self._entries:
-                if entry.collector is collector:
-                    break
-            else:
-                raise KeyError(f"{collector!r} is not registered")
-            self._entries = tuple(e for e in self._entries if e is not entry)
-            for name in entry.names or ():
-                del self._owners[name]
-            for written in entry.written:
-                del self._written[written]
+            self._remove(collector)
+
+    def _remove(self, collector: Collector) -> None:
+        for entry in self._entries:
+            if entry.collector is collector:
+                break
+        else:
+            raise KeyError(f"{collector!r} is not registered")
+        self._entries = tuple(e for e in self._entries if e is not entry)
+        for name in entry.names or ():
+            del self._owners[name]
+        for written in entry.written:
+            del self._written[written]
+
+    def set_target_info(self, labels: Mapping[str, str] | None) -> None:
+        """Expose ``labels`` as the ``target_info`` family (see ``__init__``), replacing
+        any earlier ones; ``None`` removes the family. Bad labels raise
+        ``TypeError``/``ValueError``, and ``RegistrationError`` if another collector owns
+        ``target`` or ``target_info``; either way nothing changes."""
+        fresh = None if labels is None else _TargetInfo(labels, self.utf8_names)
+        names = None if fresh is None else self._names_of(fresh)
+        with self._lock:
+            old, self._target = self._target, None
+            owner = self._owners.get("target_info")
+            if old is not None and owner is not None and owner.collector is old:
+                # The new family has the same names: adding it after this cannot clash.
+                self._remove(old)
+            if fresh is not None and names is not None:
+                self._add(fresh, names)
+                self._target = fresh
+
+    def get_target_info(self) -> dict[str, str] | None:
+        """A copy of the ``target_info`` labels, or ``None`` when there are none."""
+        target = self._target
+        if target is None or self.get("target_info") is not target:
+            return None  # none given, or unregistered by hand
+        return target.labels()
 
     def get(self, name: str) -> Any:
         """The collector exposing ``name`` (a family name or a sample name such as
