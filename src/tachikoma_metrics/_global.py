@@ -14,7 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from ._locks import new_lock
 from .exposition import UNDERSCORES
-from .instruments import Counter, Gauge, Histogram
+from .instruments import Counter, Gauge, Histogram, Info, StateSet
 from .instruments._family import Family
 from .registry import MetricsRegistry, document_maker
 
@@ -66,6 +66,8 @@ def facade(family: Callable[P, F]) -> Callable[P, F]:
 counter = facade(Counter)
 gauge = facade(Gauge)
 histogram = facade(Histogram)
+info = facade(Info)
+stateset = facade(StateSet)
 
 
 def current_registry() -> MetricsRegistry | None:

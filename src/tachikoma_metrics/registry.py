@@ -35,7 +35,7 @@ from .exposition import (
     encode_text,
     negotiate,
 )
-from .instruments import Counter, Gauge, Histogram
+from .instruments import Counter, Gauge, Histogram, Info, StateSet
 from .instruments._family import Family
 from .model import LabelSet, MetricFamily, MetricType, exposed_names
 from .storage import Storage
@@ -220,6 +220,8 @@ class MetricsRegistry:
     counter = instrument(Counter)
     gauge = instrument(Gauge)
     histogram = instrument(Histogram)
+    info = instrument(Info)
+    stateset = instrument(StateSet)
 
     def __init__(
         self,

@@ -3,6 +3,8 @@
 from .counter import Counter, CounterChild
 from .gauge import Gauge, GaugeChild
 from .histogram import DEFAULT_BUCKETS, Histogram, HistogramChild
+from .info import Info, InfoChild
+from .stateset import StateSet, StateSetChild
 
 __all__ = [
     "DEFAULT_BUCKETS",
@@ -12,4 +14,8 @@ __all__ = [
     "GaugeChild",
     "Histogram",
     "HistogramChild",
+    "Info",
+    "InfoChild",
+    "StateSet",
+    "StateSetChild",
 ]
