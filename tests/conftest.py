@@ -24,10 +24,12 @@ STORAGE_MODULES = frozenset(
         "test_facade",
         "test_gauge",
         "test_histogram",
+        "test_info",
         "test_labels",
         "test_openmetrics",
         "test_protobuf",
         "test_registry",
+        "test_stateset",
         "test_text_format",
         "test_threads",
     }
