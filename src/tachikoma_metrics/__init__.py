@@ -14,6 +14,7 @@ from ._global import (
     info,
     init,
     stateset,
+    summary,
 )
 from ._version import __version__ as __version__
 from .collectors import (
@@ -40,6 +41,8 @@ from .instruments import (
     InfoChild,
     StateSet,
     StateSetChild,
+    Summary,
+    SummaryChild,
 )
 from .model import (
     Exemplar,
@@ -102,6 +105,8 @@ __all__ = [
     "StateSetChild",
     "StateSetMetricFamily",
     "Storage",
+    "Summary",
+    "SummaryChild",
     "SummaryMetricFamily",
     "SummaryValue",
     "UnknownMetricFamily",
@@ -125,6 +130,7 @@ __all__ = [
     "pushadd_to_gateway",
     "start_http_server",
     "stateset",
+    "summary",
     "tls_auth_handler",
     "write_textfile",
 ]

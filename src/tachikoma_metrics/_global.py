@@ -14,7 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from ._locks import new_lock
 from .exposition import UNDERSCORES
-from .instruments import Counter, Gauge, Histogram, Info, StateSet
+from .instruments import Counter, Gauge, Histogram, Info, StateSet, Summary
 from .instruments._family import Family
 from .registry import MetricsRegistry, document_maker
 
@@ -68,6 +68,7 @@ gauge = facade(Gauge)
 histogram = facade(Histogram)
 info = facade(Info)
 stateset = facade(StateSet)
+summary = facade(Summary)
 
 
 def current_registry() -> MetricsRegistry | None:

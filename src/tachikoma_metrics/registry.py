@@ -35,7 +35,7 @@ from .exposition import (
     encode_text,
     negotiate,
 )
-from .instruments import Counter, Gauge, Histogram, Info, StateSet
+from .instruments import Counter, Gauge, Histogram, Info, StateSet, Summary
 from .instruments._family import Family
 from .model import LabelSet, MetricFamily, MetricType, exposed_names
 from .storage import Storage
@@ -222,6 +222,7 @@ class MetricsRegistry:
     histogram = instrument(Histogram)
     info = instrument(Info)
     stateset = instrument(StateSet)
+    summary = instrument(Summary)
 
     def __init__(
         self,

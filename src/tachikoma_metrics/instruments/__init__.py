@@ -5,6 +5,7 @@ from .gauge import Gauge, GaugeChild
 from .histogram import DEFAULT_BUCKETS, Histogram, HistogramChild
 from .info import Info, InfoChild
 from .stateset import StateSet, StateSetChild
+from .summary import Summary, SummaryChild
 
 __all__ = [
     "DEFAULT_BUCKETS",
@@ -18,4 +19,6 @@ __all__ = [
     "InfoChild",
     "StateSet",
     "StateSetChild",
+    "Summary",
+    "SummaryChild",
 ]
