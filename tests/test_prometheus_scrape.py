@@ -14,12 +14,19 @@ Every target serves the same registry, recorded once before the servers start, s
 scrape returns the same values. The tests read them back through Prometheus' HTTP API and
 compare them exactly: names, label values (non-ASCII, quote, backslash, newline) and float
 values. ``_created`` series, which only OpenMetrics carries to Prometheus 2.42, are ignored.
+
+The registry holds every type a user reaches for: counters, gauges (one read from a
+callback), classic histograms, a summary with quantiles, an info and a stateset family, and
+a custom collector's counter, gauge histogram and unknown-typed families. Summary quantiles
+must be stored exactly as the summary reported them, and each within 1% of the exact
+nearest-rank quantile of what was observed.
 """
 
 from __future__ import annotations
 
 import gzip
 import math
+import random
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -29,6 +36,11 @@ import pytest
 
 import tachikoma_metrics
 from prometheus_harness import MetricsTarget, PrometheusServer, Response
+from tachikoma_metrics.collectors import (
+    CounterMetricFamily,
+    GaugeHistogramMetricFamily,
+    UnknownMetricFamily,
+)
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -52,6 +64,37 @@ HISTOGRAM_BUCKETS = (0.005, 0.1, 1, 2.5, 10)
 # same way itself.
 LE_LABELS = ("0.005", "0.1", "1.0", "2.5", "10.0", "+Inf")
 HISTOGRAM_OBSERVATIONS = (0.001, 0.05, 0.1, 0.75, 1, 3, 12.5)  # 0.1 and 1 sit on a bound
+
+
+QUANTILES = (0.5, 0.9, 0.99)
+# Lognormal latencies: 2,000 of them, seeded, so every run stores the same quantiles.
+SUMMARY_OBSERVATIONS = tuple(random.Random(9).lognormvariate(-1.0, 0.8) for _ in range(2000))
+BUILD_INFO = {"version": "1.2.3", "commit": "abc"}
+STATES = ("queued", "running", "done")
+CALLBACK_VALUE = 17.25
+# The custom collector's families: (le, cumulative) buckets of a gauge histogram, its gsum.
+QUEUE_BUCKETS = (("1.0", 4), ("5.0", 9), ("+Inf", 11))
+QUEUE_GSUM = 31.5
+
+
+class JobsCollector:
+    """A custom collector as a user ports it from prometheus_client: builders, add_metric."""
+
+    def collect(self) -> list[tachikoma_metrics.MetricFamily]:
+        jobs = CounterMetricFamily(
+            "tk_exported_jobs", "Jobs seen by the exporter.", labels=["queue"]
+        )
+        jobs.add_metric(["fast"], 12)
+        jobs.add_metric(["slow"], 3.5)
+        wait = GaugeHistogramMetricFamily("tk_queue_wait_seconds", "Waiting now, by wait.")
+        wait.add_metric([], list(QUEUE_BUCKETS), QUEUE_GSUM)
+        legacy = UnknownMetricFamily("tk_legacy_ratio", "An untyped value.", value=0.625)
+        return [jobs, wait, legacy]
+
+
+def _nearest_rank(values: tuple[float, ...], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered) - 1e-9)) - 1]
 
 
 def _counter_expected() -> dict[tuple[str, str], float]:
@@ -78,7 +121,7 @@ def _histogram_expected() -> tuple[list[int], float]:
 Series = tuple[str, tuple[tuple[str, str], ...]]  # (name, sorted label pairs)
 
 
-def _expected_series() -> dict[Series, float]:
+def _expected_series(registry: tachikoma_metrics.MetricsRegistry) -> dict[Series, float]:
     """Every series Prometheus must store for one target, with its exact value."""
     expected: dict[Series, float] = {}
     for (path, method), value in _counter_expected().items():
@@ -89,6 +132,28 @@ def _expected_series() -> dict[Series, float]:
         expected["tk_latency_seconds_bucket", (("le", le),)] = count
     expected["tk_latency_seconds_sum", ()] = total
     expected["tk_latency_seconds_count", ()] = len(HISTOGRAM_OBSERVATIONS)
+
+    reported = registry.get("tk_llm_seconds").labels("anthropic").get()
+    provider = ("provider", "anthropic")
+    for q, estimate in reported.quantiles:
+        exact = _nearest_rank(SUMMARY_OBSERVATIONS, q)
+        assert abs(estimate - exact) <= 0.01 * exact, (q, estimate, exact)
+        expected["tk_llm_seconds", (provider, ("quantile", str(q)))] = estimate
+    expected["tk_llm_seconds_sum", (provider,)] = reported.sum
+    expected["tk_llm_seconds_count", (provider,)] = len(SUMMARY_OBSERVATIONS)
+
+    expected["tk_build_info", tuple(sorted(BUILD_INFO.items()))] = 1.0
+    for state in STATES:
+        expected["tk_mission_state", (("tk_mission_state", state),)] = float(state == "running")
+    expected["tk_queue_depth", ()] = CALLBACK_VALUE
+
+    expected["tk_exported_jobs_total", (("queue", "fast"),)] = 12.0
+    expected["tk_exported_jobs_total", (("queue", "slow"),)] = 3.5
+    for le, cumulative in QUEUE_BUCKETS:
+        expected["tk_queue_wait_seconds_bucket", (("le", le),)] = cumulative
+    expected["tk_queue_wait_seconds_gcount", ()] = QUEUE_BUCKETS[-1][1]
+    expected["tk_queue_wait_seconds_gsum", ()] = QUEUE_GSUM
+    expected["tk_legacy_ratio", ()] = 0.625
     return expected
 
 
@@ -104,6 +169,17 @@ def _record() -> tachikoma_metrics.MetricsRegistry:
     )
     for value in HISTOGRAM_OBSERVATIONS:
         latency.observe(value)
+    llm = registry.summary(
+        "tk_llm_seconds", "LLM call latency.", labelnames=("provider",), quantiles=QUANTILES
+    )
+    for value in SUMMARY_OBSERVATIONS:
+        llm.labels("anthropic").observe(value)
+    registry.info("tk_build", "Build information.").info(BUILD_INFO)
+    registry.stateset("tk_mission_state", "Mission state.", states=STATES).state("running")
+    registry.gauge("tk_queue_depth", "Queue depth, read at each scrape.").set_function(
+        lambda: CALLBACK_VALUE
+    )
+    registry.register(JobsCollector())
     return registry
 
 
@@ -135,6 +211,7 @@ class Scrapes:
     prometheus: PrometheusServer  # default flags: asks for OpenMetrics first
     native: PrometheusServer  # native histograms enabled: asks for protobuf first
     targets: dict[str, MetricsTarget]  # by job name; "native" is the native server's
+    registry: tachikoma_metrics.MetricsRegistry  # what every target serves
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +238,7 @@ def scrapes() -> Iterator[Scrapes]:
                 extra_flags=("--enable-feature=native-histograms",),
             )
         )
-        yield Scrapes(prometheus, native, targets)
+        yield Scrapes(prometheus, native, targets, registry)
 
 
 # -- reading back ------------------------------------------------------------------------------
@@ -190,9 +267,30 @@ def _wait_until_up(server: PrometheusServer, target: MetricsTarget, job: str) ->
     server.wait_for(query, lambda result: result[0]["value"][1] == "1", timeout=5)
 
 
-def _assert_values_stored(server: PrometheusServer, job: str) -> None:
+def _protobuf_gauge_histogram(expected: dict[Series, float]) -> dict[Series, float]:
+    """``expected`` as Prometheus 2.42 stores it from protobuf.
+
+    Our protobuf writes the gauge histogram as ``client_model`` defines it (type
+    ``GAUGE_HISTOGRAM`` with a ``histogram`` field; tests/test_exposition_types.py decodes it
+    field by field). Prometheus 2.42's protobuf parser adds the ``_bucket``/``_count``/``_sum``
+    suffixes to ``HISTOGRAM`` and ``SUMMARY`` families only, so it stores this family's
+    buckets and count under the bare family name and drops its sum as a duplicate sample.
+    This pins down what that Prometheus does, so a change on either side shows up here.
+    """
+    stored = {key: value for key, value in expected.items() if "tk_queue_wait" not in key[0]}
+    for le, cumulative in QUEUE_BUCKETS:
+        stored["tk_queue_wait_seconds", (("le", le),)] = cumulative
+    stored["tk_queue_wait_seconds", ()] = QUEUE_BUCKETS[-1][1]
+    return stored
+
+
+def _assert_values_stored(
+    scrapes: Scrapes, server: PrometheusServer, job: str, *, protobuf: bool = False
+) -> None:
     """Prometheus stores exactly the recorded series and values for ``job``."""
-    expected = _expected_series()
+    expected = _expected_series(scrapes.registry)
+    if protobuf:
+        expected = _protobuf_gauge_histogram(expected)
     query = f'{{__name__=~"tk_.+",job="{job}"}}'
 
     def complete(result: list[dict[str, Any]]) -> bool:
@@ -221,13 +319,13 @@ def _media_type(content_type: str) -> tuple[str, dict[str, str]]:
 def test_text_target_values_stored(scrapes: Scrapes) -> None:
     """Prometheus scrapes text 0.0.4 (``up`` is 1) and stores every value exactly."""
     _wait_until_up(scrapes.prometheus, scrapes.targets["text"], "text")
-    _assert_values_stored(scrapes.prometheus, "text")
+    _assert_values_stored(scrapes, scrapes.prometheus, "text")
 
 
 def test_openmetrics_target_values_stored(scrapes: Scrapes) -> None:
     """Prometheus scrapes ``export_openmetrics()`` (``up`` is 1) and stores every value exactly."""
     _wait_until_up(scrapes.prometheus, scrapes.targets["openmetrics"], "openmetrics")
-    _assert_values_stored(scrapes.prometheus, "openmetrics")
+    _assert_values_stored(scrapes, scrapes.prometheus, "openmetrics")
 
 
 def test_negotiated_target_serves_prometheus_openmetrics(scrapes: Scrapes) -> None:
@@ -249,7 +347,7 @@ def test_negotiated_target_serves_prometheus_openmetrics(scrapes: Scrapes) -> No
         assert (media_type, params.get("version")) == ("application/openmetrics-text", "1.0.0")
         assert response.get("Content-Encoding") == "gzip", response
 
-    _assert_values_stored(scrapes.prometheus, "negotiated")
+    _assert_values_stored(scrapes, scrapes.prometheus, "negotiated")
 
 
 def test_negotiated_target_serves_native_histogram_prometheus_protobuf(scrapes: Scrapes) -> None:
@@ -271,4 +369,4 @@ def test_negotiated_target_serves_native_histogram_prometheus_protobuf(scrapes: 
         assert params.get("proto") == "io.prometheus.client.MetricFamily", response
         assert params.get("encoding") == "delimited", response
 
-    _assert_values_stored(scrapes.native, "negotiated")
+    _assert_values_stored(scrapes, scrapes.native, "negotiated", protobuf=True)
