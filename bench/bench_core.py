@@ -1,8 +1,9 @@
 """tachikoma_metrics vs prometheus_client, side by side in one process.
 
 Prints a markdown table of medians and ratios, each row against its target from issue 2
-("Performance") or, for the gauge and paused-facade rows, issue 7. Run from the repository
-root::
+("Performance"), for the gauge and paused-facade rows issue 7, and for the summary rows the
+summary issue (observe with quantiles no slower than prometheus_client's). Run from the
+repository root::
 
     python bench/bench_core.py            # full run (about a minute or two)
     python bench/bench_core.py --quick    # smoke run, fewer repetitions
@@ -14,7 +15,9 @@ Method:
   overhead included on both sides), garbage collection disabled during the loop, repeated
   R times with the two libraries interleaved (ours, pc, ours, pc, ...) after one untimed
   warm-up each. Reported: median ns/op per library and the ratio of medians pc/ours.
-  Gauges (``inc()``, ``dec()``, ``set(v)``, a cached child's ``set(v)``) are hot operations.
+  Gauges (``inc()``, ``dec()``, ``set(v)``, a cached child's ``set(v)``) are hot operations,
+  and so are summaries' ``observe(v)`` (ours with quantiles 0.5/0.9/0.99, pc's without any,
+  as it has none): our loop includes the flushes of the buffer into the quantile sketch.
 * Paused facade instruments: the same interleaved method, but both sides are ours: a
   paused instrument (the facade's state before ``init()``, built on a private registry so
   that it does not depend on global state; see ``_paused``) against the same call on a
@@ -56,6 +59,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import tachikoma_metrics as tm
+from tachikoma_metrics.instruments.summary import Summary
 
 perf_counter_ns = time.perf_counter_ns
 
@@ -336,6 +340,72 @@ def bench_gauges(n: int, reps: int) -> list[Row]:
             print(
                 f"WARNING: {key}: expected {expected[key]}, got (ours, pc) {got}", file=sys.stderr
             )
+    return rows
+
+
+# -- summaries with quantiles ----------------------------------------------------------------
+
+SUMMARY_QUANTILES = (0.5, 0.9, 0.99)
+
+
+def _pc_count(metric: Any) -> float:
+    """The ``_count`` sample of a ``prometheus_client`` summary series."""
+    return float(next(s.value for s in metric.collect()[0].samples if s.name.endswith("_count")))
+
+
+def bench_summary(n: int, reps: int) -> list[Row]:
+    """``Summary.observe(v)`` with quantiles 0.5, 0.9 and 0.99 (unlabelled, and a cached
+    child) against ``prometheus_client.Summary.observe(v)``, which computes no quantiles.
+
+    Ours buffers each value and adds a full buffer (256 values) to the quantile sketch
+    inside ``observe``: the timed loops include those flushes, so the figure is the whole
+    cost of an observation. Every read would flush too; none is timed here.
+    """
+    ours_reg = tm.MetricsRegistry()
+    pc_reg = CollectorRegistry()
+    values = histogram_values(n)
+    rows = []
+
+    s_ours = ours_reg.get_or_create(Summary, "hot_summary", "summary", quantiles=SUMMARY_QUANTILES)
+    s_pc = pc.Summary("hot_summary", "summary", registry=pc_reg)
+    rows.append(
+        _hot_row(
+            "summary_observe",
+            "unlabelled `Summary.observe(v)`, quantiles 0.5/0.9/0.99 (pc: none)",
+            1.0,
+            _loop_observe(s_ours, values),
+            _loop_observe(s_pc, values),
+            n,
+            reps,
+        )
+    )
+
+    fam_ours = ours_reg.get_or_create(
+        Summary, "hot_summary_labelled", "summary", LABELS, quantiles=SUMMARY_QUANTILES
+    )
+    fam_pc = pc.Summary("hot_summary_labelled", "summary", LABELS, registry=pc_reg)
+    child_ours, child_pc = fam_ours.labels("a", "b"), fam_pc.labels("a", "b")
+    rows.append(
+        _hot_row(
+            "summary_child_observe",
+            'cached summary child `.observe(v)` (`child = family.labels("a", "b")`)',
+            1.0,
+            _loop_observe(child_ours, values),
+            _loop_observe(child_pc, values),
+            n,
+            reps,
+        )
+    )
+
+    # Same work on both sides: every call recorded (warm-up round included).
+    calls = float(n * (reps + 1))
+    for key, ours, theirs in (
+        ("summary_observe", s_ours, s_pc),
+        ("summary_child_observe", child_ours, child_pc),
+    ):
+        got = (float(ours.get().count), _pc_count(theirs))
+        if got != (calls, calls):
+            print(f"WARNING: {key}: expected {calls} each, got (ours, pc) {got}", file=sys.stderr)
     return rows
 
 
@@ -784,6 +854,7 @@ def main(argv: list[str] | None = None) -> int:
         export_info[key] = info
     rows.extend(bench_memory(10_000, mem_reps))
     rows.extend(bench_gauges(hot_n, hot_reps))
+    rows.extend(bench_summary(hot_n, hot_reps))
     paused = bench_paused(hot_n, hot_reps)
     elapsed = time.perf_counter() - started
 
