@@ -21,7 +21,7 @@ from prometheus_client.openmetrics.parser import (
 
 from metrics_proto import metric_family_class, split_delimited
 from promtool import check_metrics
-from tachikoma_metrics import MetricsRegistry
+from tachikoma_metrics import Counter, MetricsRegistry
 from tachikoma_metrics.model import Exemplar, HistogramValue
 from tachikoma_metrics.values import make_exemplar
 
@@ -370,3 +370,140 @@ def test_exemplars_appear_in_protobuf() -> None:
     buckets = families["latency_seconds"].metric[0].histogram.bucket
     with_exemplar = [b for b in buckets if b.HasField("exemplar")]
     assert [(b.upper_bound, b.exemplar.value) for b in with_exemplar] == [(1.0, 0.5)]
+
+
+# -- label names by the registry's naming rule ---------------------------------------------------
+
+UTF8_EXEMPLAR_NAMES = [
+    {"trace.id": "abc"},
+    {"trace_id": "abc", "span-id": "7"},
+    {"svc.\u670d\u52a1": "web"},  # non-ASCII
+    {"with space": "x", "a/b": "y"},
+]
+
+
+@pytest.mark.parametrize(
+    "labels", UTF8_EXEMPLAR_NAMES, ids=["dotted", "dash", "cjk", "space-slash"]
+)
+def test_utf8_registry_accepts_and_stores_utf8_exemplar_label_names(
+    labels: dict[str, str],
+) -> None:
+    """In a registry made with ``utf8_names=True``, exemplar label names follow the UTF-8
+    rule: counters (unlabelled and children) and histograms (compiled observe and its slow
+    path) store them as given."""
+    registry = MetricsRegistry(utf8_names=True)
+    counter = registry.counter("jobs_total", "Jobs.")
+    child = registry.counter("calls_total", "Calls.", labelnames=("op",)).labels("read")
+    histogram = registry.histogram("latency_seconds", "L.", buckets=(0.1, 1))
+    counter.inc(2, exemplar=labels)
+    child.inc(3, exemplar=labels)
+    histogram.observe(0.5, exemplar=labels)
+    expected = tuple(labels.items())
+    (stored,) = _counter_exemplars(registry, "jobs")
+    assert stored is not None and stored.labels == expected and stored.value == 2.0
+    (stored,) = _counter_exemplars(registry, "calls")
+    assert stored is not None and stored.labels == expected and stored.value == 3.0
+    value = _histogram_value(registry, "latency_seconds")
+    assert value.exemplars is not None and value.exemplars[1] is not None
+    assert value.exemplars[1].labels == expected
+    assert (value.count, counter.get(), child.get()) == (1, 2.0, 3.0)
+
+
+@pytest.mark.parametrize("utf8", [False, True])
+def test_legacy_rule_where_the_registry_has_it(utf8: bool) -> None:
+    """The same dotted name is refused in a legacy registry, by a family built on its own
+    (legacy) and by the module function's default, and accepted in a UTF-8 registry."""
+    registry = MetricsRegistry(utf8_names=utf8)
+    counters = [registry.counter("jobs_total", "Jobs."), Counter("solo_total", "Solo.")]
+    for counter, accepts in zip(counters, [utf8, False], strict=True):
+        if accepts:
+            counter.inc(1, exemplar={"trace.id": "x"})
+        else:
+            with pytest.raises(ValueError, match=r"'trace\.id'"):
+                counter.inc(1, exemplar={"trace.id": "x"})
+        assert counter.get() == (1.0 if accepts else 0.0)
+    with pytest.raises(ValueError, match=r"'trace\.id'"):
+        make_exemplar({"trace.id": "x"}, 1.0)
+    assert make_exemplar({"trace.id": "x"}, 1.0, utf8_names=True).labels == (("trace.id", "x"),)
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ({"": "v"}, "empty"),
+        ({"\ud800": "v"}, "UTF-8"),
+        ({"__trace": "v"}, "reserved"),
+        ({"__tr.ace": "v"}, "reserved"),
+        ({"a.b": "1", "a_b": "2"}, "both be written"),
+        ({"a.b": "1", "a-b": "2"}, "both be written"),
+        ({"_.x": "v"}, "reserved"),  # written '__x' with underscores
+        ({"\u670d\u52a1": "v"}, "reserved"),  # written '__' with underscores
+        ({"1st": "v"}, "reserved"),  # written '__st' with dots
+    ],
+    ids=[
+        "empty",
+        "surrogate",
+        "reserved",
+        "reserved-utf8",
+        "escape-clash",
+        "utf8-clash",
+        "escapes-reserved",
+        "cjk-only",
+        "digit-first",
+    ],
+)
+def test_utf8_registry_refuses_bad_exemplar_label_names(
+    labels: dict[str, str], message: str
+) -> None:
+    """Even under the UTF-8 rule a name must be non-empty valid UTF-8, must not start with
+    ``__``, and must not be written like another one (or like a reserved name) once
+    escaped: ``ValueError`` naming it, and neither value nor exemplar changes."""
+    registry = MetricsRegistry(utf8_names=True)
+    counter = registry.counter("jobs_total", "Jobs.")
+    histogram = registry.histogram("latency_seconds", "L.", buckets=(1,))
+    counter.inc(1, exemplar={"kept.id": "k"})
+    for record in (
+        lambda: counter.inc(5, exemplar=labels),
+        lambda: histogram.observe(0.5, exemplar=labels),
+    ):
+        with pytest.raises(ValueError, match=message) as caught:
+            record()
+        assert "exemplar" in str(caught.value)
+        assert any(repr(name) in str(caught.value) for name in labels)
+    assert counter.get() == 1.0
+    (stored,) = _counter_exemplars(registry, "jobs")
+    assert stored is not None and stored.labels == (("kept.id", "k"),)
+    assert _histogram_value(registry, "latency_seconds").count == 0
+
+
+def test_reserved_exemplar_label_names_are_refused_under_the_legacy_rule_too() -> None:
+    """``__`` names are reserved in both rules, as ``prometheus_client`` and
+    ``client_golang`` have it; the counter does not change."""
+    registry = MetricsRegistry()
+    counter = registry.counter("jobs_total", "Jobs.")
+    with pytest.raises(ValueError, match=r"'__trace_id'.*reserved"):
+        counter.inc(1, exemplar={"__trace_id": "x"})
+    assert counter.get() == 0.0
+    assert _counter_exemplars(registry, "jobs") == [None]
+
+
+@pytest.mark.parametrize("utf8", [False, True])
+def test_paused_instruments_validate_with_their_registry_rule(utf8: bool) -> None:
+    """A paused family (the facade's state before ``init()``) validates exemplars with its
+    registry's rule and records nothing."""
+    registry = MetricsRegistry(utf8_names=utf8)
+    counter = registry.counter("jobs_total", "Jobs.")
+    histogram = registry.histogram("latency_seconds", "L.", buckets=(1,))
+    for family in (counter, histogram):
+        family._suspend()
+    for record in (
+        lambda: counter.inc(1, exemplar={"trace.id": "x"}),
+        lambda: histogram.observe(0.5, exemplar={"trace.id": "x"}),
+    ):
+        if utf8:
+            record()
+        else:
+            with pytest.raises(ValueError, match=r"'trace\.id'"):
+                record()
+    assert counter.get() == 0.0
+    assert histogram.get().count == 0

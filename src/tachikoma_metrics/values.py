@@ -78,10 +78,11 @@ _EXEMPLAR_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 def make_exemplar(labels: Mapping[str, str], value: float, utf8_names: bool = False) -> Exemplar:
     """An exemplar for ``value`` now; ``ValueError``/``TypeError`` naming what is wrong.
 
-    Label names follow the label-name rules of the registry the series belongs to: the
+    Label names follow the label-name rule of the registry the series belongs to: the
     legacy charset ``[a-zA-Z_][a-zA-Z0-9_]*`` by default; with ``utf8_names`` any non-empty
-    valid UTF-8 text, refused when two names (or a name and a reserved one) would be
-    written alike once escaped. Either way a name starting with ``__`` is reserved, as in
+    valid UTF-8 text, refused (as a family's label names are, see
+    ``_names.check_label_names``) when an escaping scheme would write two names alike, or
+    one as a reserved ``__`` name. Either way a name starting with ``__`` is reserved, as in
     ``prometheus_client`` and ``client_golang``. Label values are converted with ``str()``
     and must be valid UTF-8 (no lone surrogates: every format writes them as UTF-8).
     Names and values together may hold at most 128 characters (Unicode code points), as
@@ -509,20 +510,23 @@ class _IdleGauge:
 _ZERO_BASE = (0.0,)
 
 
-class _FunctionBase:
+class _FunctionBase(tuple):  # type: ignore[type-arg]  # stands for a tuple[float] base
     """A gauge's base while its value comes from a function (``GaugeCell.set_function``).
 
-    ``previous`` is the base it replaced (the stored value, kept for
-    ``set_function(None)``). ``failed`` is the error of the last failed read, so that the
-    family can say which series failed.
+    A tuple whose item 0 is read from the function: ``base[0]`` in ``GaugeCell.get`` calls
+    it, so gauges without a function pay nothing for this feature (their bases are plain
+    tuples, whose indexing the interpreter specialises). ``previous`` is the base it
+    replaced (the stored value, kept for ``set_function(None)``); ``failed`` the error of
+    the last failed read, so that the family can say which series failed. Not slotted
+    (a tuple subclass cannot be): one per function set, never on a hot path.
     """
 
-    __slots__ = ("failed", "function", "previous")
+    function: Callable[[], float]
+    previous: tuple[float]
+    failed: Exception | None
 
-    def __init__(self, function: Callable[[], float], previous: tuple[float]) -> None:
-        self.function = function
-        self.previous = previous
-        self.failed: Exception | None = None
+    def __getitem__(self, index: Any) -> float:  # type: ignore[override]
+        return self.read()
 
     def read(self) -> float:
         """``function()`` as a plain float (NaN and infinities included). ``ValueError``
@@ -543,6 +547,14 @@ class _FunctionBase:
         raise failed
 
 
+def _function_base(function: Callable[[], float], previous: tuple[float]) -> _FunctionBase:
+    base = _FunctionBase((math.nan,))
+    base.function = function
+    base.previous = previous
+    base.failed = None
+    return base
+
+
 class GaugeCell(Cell):
     """A float that goes up and down and can be set, with no lock on any update.
 
@@ -558,7 +570,7 @@ class GaugeCell(Cell):
     the value is ``v`` itself (NaN and -0.0 included). A read racing a ``set()`` may add
     one delta to the neighbouring base, for that read only.
 
-    ``set_function(f)`` stores a base of another kind (``_FunctionBase``) that reads
+    ``set_function(f)`` stores a base of another kind (``_FunctionBase``) whose item 0 is
     ``f()``: no delta is ever tagged with it (``inc``/``dec`` refuse it on their slow path,
     the only one a new base leads to), and the next ``set()`` replaces it like any base.
     """
@@ -568,7 +580,7 @@ class GaugeCell(Cell):
     STORAGE: ClassVar[tuple[str, ...]] = ("_base", "_mark", "_others", "_owner", "_value")
     WRITES: ClassVar[tuple[str, ...]] = ("inc", "dec", "set")
     Idle = _IdleGauge
-    _base: tuple[float] | _FunctionBase
+    _base: tuple[float]
     _mark: tuple[float] | None
     _value: float
     _others: dict[int, _GaugeSlot] | None
@@ -636,7 +648,7 @@ class GaugeCell(Cell):
             return
         if not callable(function):
             raise TypeError(f"gauge function must be callable or None, got {function!r}")
-        self._base = _FunctionBase(function, stored)
+        self._base = _function_base(function, stored)
 
     def _add(self, amount: float) -> None:
         """``inc``'s slow path: claim a slot, or restart a delta stale since a ``set()``.
@@ -675,9 +687,7 @@ class GaugeCell(Cell):
         """The current value: the latest ``set()`` plus the increments made since, or what
         the function given to ``set_function()`` returns now."""
         base = self._base
-        if base.__class__ is _FunctionBase:
-            return base.read()
-        value = base[0]  # type: ignore[index]  # a tuple: tested above, cheaper than isinstance
+        value = base[0]  # calls the function of a _FunctionBase (no delta is tagged with it)
         if self._mark is base:
             value += self._value
         others = self._others
