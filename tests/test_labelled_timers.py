@@ -14,6 +14,7 @@ import pytest
 import tachikoma_metrics as metrics
 from counting_storage import CountingStorage
 from tachikoma_metrics import Histogram, MetricsRegistry, storage
+from tachikoma_metrics.instruments._timing import Timer
 
 TIMEOUT = 60.0
 
@@ -209,6 +210,27 @@ def test_the_generic_timer_works_for_any_record_method() -> None:
     with method(h) as timer:
         timer.labels("ok")
     assert h.labels("ok").get().count == 1
+    unlabelled = Histogram("op_seconds", "Op.")
+    with method(unlabelled) as timer:  # the series' own timer, unchanged
+        assert type(timer) is Timer
+    assert unlabelled.get().count == 1
+
+
+def test_the_one_line_a_summary_needs() -> None:
+    """``Summary`` gets the same behaviour from the line
+    ``time = timer_choosing_labels(_SummaryHelpers.time, "observe")`` in its class."""
+    from tachikoma_metrics.instruments._family import timer_choosing_labels
+    from tachikoma_metrics.instruments.summary import Summary, _SummaryHelpers
+
+    method = timer_choosing_labels(_SummaryHelpers.time, "observe")
+    s = Summary("call_seconds", "Calls.", ("status",))
+    with method(s) as timer:
+        timer.labels("ok")
+    with pytest.raises(ValueError, match="'call_seconds'"), method(s):
+        pass
+    assert s.labels("ok").get().count == 1
+    with pytest.raises(TypeError, match="cannot decorate"):
+        method(s)(lambda: None)
 
 
 # -- gauges -----------------------------------------------------------------------------------

@@ -24,30 +24,42 @@ def cells(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
 
 
 def _record(kind: str, child: Any) -> None:
+    """One write of the family type's own kind."""
     if kind in ("counter", "gauge"):
         child.inc()
+    elif kind == "info":
+        child.info({"version": "1.2"})
+    elif kind == "stateset":
+        child.state("busy")
     else:
         child.observe(0.5)
 
 
 def _make(registry: MetricsRegistry, kind: str, labelnames: tuple[str, ...]) -> Any:
-    return getattr(registry, kind)(
-        "http_requests" if kind != "counter" else "http_requests_total", "R.", labelnames
-    )
+    """A family of this type named after it, with these label names."""
+    if kind == "stateset":
+        return registry.stateset("mode", "M.", labelnames, states=("idle", "busy"))
+    name = {"counter": "http_requests_total", "info": "build"}.get(kind, "http_requests")
+    return getattr(registry, kind)(name, "R.", labelnames)
 
 
 def _exported(registry: MetricsRegistry) -> list[dict[str, str]]:
-    """The label sets of the exported series, in export order (one per series)."""
+    """The label sets of the exported series (the family's own labels only: no ``le``,
+    ``quantile``, state or info label), once each, in export order."""
     out: list[dict[str, str]] = []
     for family in text_string_to_metric_families(registry.export_prometheus()):
         for sample in family.samples:
-            if sample.name.endswith("_bucket") or sample.name.endswith("_sum"):
-                continue
-            out.append(dict(sample.labels))
+            labels = {k: v for k, v in sample.labels.items() if k in DECLARED}
+            if labels not in out:
+                out.append(labels)
     return out
 
 
-KINDS = ["counter", "gauge", "histogram"]
+# Every label name the tests below declare.
+DECLARED = frozenset({"route", "code", "queue", "status", "host", "node", "shard"})
+
+
+KINDS = ["counter", "gauge", "histogram", "summary", "info", "stateset"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -64,12 +76,12 @@ def test_removes_every_series_including_the_pair(registry: MetricsRegistry, kind
         {"code": "200", "route": "/new"},
         {"code": "500", "route": "/new"},
     ]
-    if kind == "histogram":
+    if kind in ("histogram", "summary"):
         assert family.labels("/new", "200").get().count == 2
-    else:
+        assert family.labels("/old", "200").get().count == 0  # a new, empty series
+    elif kind in ("counter", "gauge"):
         assert family.labels("/new", "200").get() == 2.0
-    fresh = family.labels("/old", "200")  # a new, empty series
-    assert (fresh.get().count if kind == "histogram" else fresh.get()) == 0
+        assert family.labels("/old", "200").get() == 0.0
 
 
 def test_all_pairs_must_match(registry: MetricsRegistry) -> None:
@@ -146,7 +158,7 @@ def test_no_pair_and_unlabelled_families_are_value_errors(
     with pytest.raises(ValueError, match=r"clear\(\)"):
         family.remove_matching()
     assert len(_exported(registry)) == 1
-    single = getattr(registry, kind)("single" + ("_total" if kind == "counter" else ""), "S.")
+    single = _make(MetricsRegistry(), kind, ())
     with pytest.raises(ValueError, match="'route'"):
         single.remove_matching(route="/a")
 
