@@ -314,6 +314,12 @@ def test_quantile_label_is_reserved(labelnames: tuple[str, ...]) -> None:
         Summary("x", "X.", labelnames)
 
 
+def test_age_buckets_of_any_integer_type() -> None:
+    s = Summary("x", "X.", quantiles=(0.5,), age_buckets=np.int64(3))  # type: ignore[arg-type]
+    assert s.age_buckets == 3
+    assert type(s.age_buckets) is int
+
+
 def test_get_or_create_returns_the_same_summary(registry: MetricsRegistry) -> None:
     """Same definition, same instrument (quantiles in any order, numbers of any type)."""
     first = registry.get_or_create(
