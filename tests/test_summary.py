@@ -379,11 +379,22 @@ def test_names_taken_by_other_types_conflict(registry: MetricsRegistry) -> None:
 
 def test_labelled_family_refuses_its_own_writes_and_reads() -> None:
     s = Summary("x", "X.", ("route",), quantiles=(0.5,))
-    for call in (lambda: s.observe(1.0), s.get, s.time):
+    for call in (lambda: s.observe(1.0), s.get):
         with pytest.raises(ValueError, match=r"labels\(\.\.\.\)"):
             call()
     s.labels("/a").observe(1.0)
     assert s.labels(route="/a").get().count == 1
+
+
+def test_labelled_family_times_into_the_child_chosen_in_the_block() -> None:
+    """As a labelled histogram does: ``with family.time() as t: ...; t.labels(...)``."""
+    s = Summary("x_seconds", "X.", ("status",), quantiles=(0.5,))
+    with s.time() as timer:
+        timer.labels("ok")  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="'x_seconds'"), s.time():
+        pass  # no child chosen
+    assert s.labels("ok").get().count == 1
+    assert [series.label_values for series, _ in s.collect()[0].summaries] == [("ok",)]
 
 
 def test_remove_and_clear(registry: MetricsRegistry) -> None:

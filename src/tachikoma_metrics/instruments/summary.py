@@ -14,7 +14,7 @@ from typing import ClassVar
 from ..model import MetricFamily, MetricType, SummaryValue
 from ..quantiles import SummaryCell, SummarySpec
 from ..values import as_float
-from ._family import Child, Family, Registrar
+from ._family import Child, Family, Registrar, timer_choosing_labels
 from ._timing import Timer
 
 DEFAULT_QUANTILES: tuple[float, ...] = ()
@@ -133,10 +133,8 @@ class Summary(Family[SummaryChild], _SummaryHelpers):
         self._unlabelled("get")
         return super().get()
 
-    def time(self) -> Timer:
-        """Context manager and decorator on an unlabelled summary."""
-        self._unlabelled("time")
-        return super().time()
+    # On a labelled family, a with block chooses the child inside: see ``_family``.
+    time = timer_choosing_labels(_SummaryHelpers.time, "observe")
 
     @property
     def quantiles(self) -> tuple[float, ...]:
