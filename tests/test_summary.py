@@ -710,3 +710,29 @@ def test_protobuf_decodes_with_the_official_parser(exported: MetricsRegistry) ->
             got[(family.name + "_count", tuple(sorted(labels)))] = summary.sample_count
             assert summary.HasField("created_timestamp")
     assert same(got, expected), (got, expected)
+
+
+def test_negative_observations_in_text_and_protobuf(clock: FakeClock) -> None:
+    """The Prometheus text format and protobuf carry negative quantiles and sums (OpenMetrics
+    1.0 forbids both, so that format is not checked with them here)."""
+    registry = MetricsRegistry()
+    s = registry.get_or_create(Summary, "delta", "Delta.", quantiles=(0.1, 0.9))
+    values = [-float(i) for i in range(1, 101)]
+    for value in values:
+        s.observe(value)
+    text = registry.export_prometheus()
+    result = check_metrics(text.encode())
+    assert result.returncode == 0, result.stdout + result.stderr
+    parsed = {
+        (sample.name, sample.labels.get("quantile")): sample.value
+        for family in parse_text(text)
+        for sample in family.samples
+    }
+    (decoded,) = decode_families(registry.export_protobuf())
+    summary = decoded.metric[0].summary
+    from_protobuf = {q.quantile: q.value for q in summary.quantile}
+    for q in (0.1, 0.9):
+        assert_close(parsed[("delta", str(q))], nearest_rank(values, q))
+        assert from_protobuf[q] == parsed[("delta", str(q))]
+    assert parsed[("delta_sum", None)] == summary.sample_sum == -5050.0
+    assert parsed[("delta_count", None)] == summary.sample_count == 100
