@@ -321,3 +321,14 @@ def test_every_sample_line_is_single_spaced() -> None:
         assert line == line.strip()
         assert "  " not in line
         assert "\t" not in line
+
+
+def test_exemplar_label_values_are_escaped_in_openmetrics() -> None:
+    """A quote, a backslash and a newline in an exemplar label value are escaped as the
+    OpenMetrics grammar escapes label values (``\\"``, ``\\\\``, ``\\n``), so the line stays
+    one line and the value ends where the grammar says."""
+    registry = MetricsRegistry()
+    registry.counter("jobs", "Jobs.").inc(1, exemplar={"trace": 'a"b\\c\nd'})
+    body = registry.export_openmetrics()
+    (line,) = [line for line in body.splitlines() if line.startswith("jobs_total ")]
+    assert line.startswith('jobs_total 1.0 # {trace="a\\"b\\\\c\\nd"} 1.0 '), line

@@ -58,9 +58,16 @@ NUMBERS = st.one_of(
         ]
     ),
 )
+# prometheus_client 0.26's OpenMetrics parser rejects an exemplar label value holding an
+# escaped quote (``# {trace="\""} ...``, which the spec's grammar allows): quotes stay out of
+# exemplar values here, and test_exemplars checks how they are escaped.
 EXEMPLARS = st.one_of(
     st.none(),
-    st.dictionaries(st.sampled_from(["trace", "span", "bad name", "é"]), HOSTILE_TEXT, max_size=2),
+    st.dictionaries(
+        st.sampled_from(["trace", "span", "bad name", "é"]),
+        HOSTILE_TEXT.filter(lambda text: '"' not in text),
+        max_size=2,
+    ),
 )
 
 # (operation, argument) pairs; the state machine below applies them in order.
