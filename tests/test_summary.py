@@ -547,6 +547,22 @@ def test_buffered_values_belong_to_the_age_bucket_they_were_observed_in(
     assert s.get().count == 2
 
 
+def test_many_age_buckets_cost_nothing_while_empty(clock: FakeClock) -> None:
+    """Age buckets without observations take no memory, however many pass at once."""
+    s = Summary("x", "X.", quantiles=(0.5,), max_age=1.0, age_buckets=10**9)
+    s.observe(2.0)
+    clock.now += 0.5  # 500,000,000 age buckets later: still in the window
+    s.observe(2.0)
+    assert window(s) == {0.5: 2.0 * MIDPOINT}
+    assert len(s._closed) == 1
+    clock.now += 0.75  # the first is gone, the second not
+    assert window(s) == {0.5: 2.0 * MIDPOINT}
+    assert len(s._closed) == 1
+    clock.now += 0.5
+    assert math.isnan(window(s)[0.5])
+    assert s._closed == ()
+
+
 def test_empty_window_is_nan_and_fills_again(clock: FakeClock) -> None:
     s = Summary("x", "X.", ("a",), quantiles=(0.5, 0.9), max_age=30.0, age_buckets=3)
     child = s.labels("a")

@@ -88,7 +88,7 @@ def memory_bound(age_buckets: int, threads: int = 64) -> int:
     buffer = 64 + 40 * (FLUSH_AT + threads)  # list slots (over-allocated) and their floats
     fixed = 2048  # the series' own slots, its lock and its label memo
     current = sketch + 2 * current_store
-    closed = 8 + sketch + 2 * closed_store
+    closed = 96 + sketch + 2 * closed_store  # with its (number, sketch) pair
     return fixed + buffer + current + (age_buckets - 1) * closed
 
 
@@ -403,6 +403,7 @@ class SummaryCell(Cell):
     if not TYPE_CHECKING:
         __slots__ = ()
     STORAGE: ClassVar[tuple[str, ...]] = (
+        "_age",
         "_buffer",
         "_closed",
         "_count",
@@ -416,7 +417,8 @@ class SummaryCell(Cell):
     WRITES: ClassVar[tuple[str, ...]] = ("observe",)
     Idle = _IdleSummary
     _buffer: list[float]
-    _closed: tuple[Sketch | None, ...]
+    _age: int
+    _closed: tuple[tuple[int, Sketch], ...]
     _count: int
     _created: float
     _expires: float
@@ -433,7 +435,8 @@ class SummaryCell(Cell):
         self._count = 0
         self._sum = 0.0
         self._head = None
-        self._closed = ()
+        self._closed = ()  # (age bucket number, its sketch) of the closed ones with values
+        self._age = 0  # the current age bucket's number
         self._created = created_now()
         # Without quantiles there is no window: nothing ever expires.
         self._expires = _clock() + spec.period if spec.quantiles else _INF
@@ -483,19 +486,20 @@ class SummaryCell(Cell):
             head.add(batch)
 
     def _rotate(self, now: float) -> None:
-        """Start the age buckets due by ``now``, dropping those that leave the window."""
-        spec = self._spec
-        period = spec.period
-        keep = spec.age_buckets - 1  # closed age buckets still in the window
+        """Start the age bucket due at ``now``, dropping those that leave the window."""
+        period = self._spec.period
         steps = int((now - self._expires) // period) + 1
-        if self._head is not None:
-            self._head.close()
-        if steps > keep:
-            self._closed = ()
-        else:
-            closed = (*self._closed, self._head, *([None] * (steps - 1)))
-            self._closed = closed[max(0, len(closed) - keep) :]
+        closed = self._closed
+        head = self._head
+        if head is not None:
+            head.close()
+            closed = (*closed, (self._age, head))
         self._head = None
+        self._age += steps
+        # Age buckets numbered from the series' creation: the current one and the
+        # age_buckets - 1 before it make the window.
+        oldest = self._age - self._spec.age_buckets + 1
+        self._closed = tuple(part for part in closed if part[0] >= oldest)
         expires = self._expires + steps * period
         self._expires = expires if expires > now else now + period
 
@@ -509,7 +513,9 @@ class SummaryCell(Cell):
             now = _clock()
             if now >= self._expires:
                 self._rotate(now)
-            values = window_quantiles((*self._closed, self._head), spec.ranks)
+            sketches: list[Sketch | None] = [sketch for _, sketch in self._closed]
+            sketches.append(self._head)
+            values = window_quantiles(sketches, spec.ranks)
             return SummaryValue(
                 tuple(zip(spec.quantiles, values, strict=True)),
                 self._sum,
