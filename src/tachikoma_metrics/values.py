@@ -16,10 +16,13 @@ Concurrency contract, which holds without relying on the GIL:
   ``inc``/``dec`` add to the writer's own slot, tagged with the base it counts from. A read
   adds to the base only the slots tagged with it, so a ``set()`` discards every earlier
   increment without writing to another thread's slot (see ``GaugeCell``).
-
+* A counter's ``reset()`` writes no slot either: it reads the total once and publishes its
+  negation as one more slot (``RESET``), so each increment counts wholly before or after
+  it (see ``CounterCell.reset``).
 * When a thread that wrote cells exits, its slots are folded back (``_Writer``): it
   releases the inline slots it owns and its private slots are added into each cell's one
-  folded slot, so a cell holds at most one slot per live writer thread, plus one.
+  folded slot, so a cell holds at most one slot per live writer thread, plus one (two
+  once a counter has been reset).
 * Every stored number is a plain ``float``: the fast paths add only plain floats and
   ints; anything else is converted by ``as_float`` first.
 
@@ -279,7 +282,8 @@ def _track(cell: Cell, ident: int) -> None:
 
 
 def slot_count(cell: Any) -> int:
-    """How many slots besides the inline one ``cell`` holds (private and folded)."""
+    """How many slots besides the inline one ``cell`` holds (private, folded, and a
+    counter's ``RESET`` offset once it has been reset)."""
     others = cell._others
     return 0 if others is None else len(others)
 
