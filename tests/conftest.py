@@ -30,6 +30,7 @@ STORAGE_MODULES = frozenset(
         "test_protobuf",
         "test_registry",
         "test_stateset",
+        "test_summary",
         "test_text_format",
         "test_threads",
     }

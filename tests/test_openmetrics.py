@@ -332,3 +332,29 @@ def test_exemplar_label_values_are_escaped_in_openmetrics() -> None:
     body = registry.export_openmetrics()
     (line,) = [line for line in body.splitlines() if line.startswith("jobs_total ")]
     assert line.startswith('jobs_total 1.0 # {trace="a\\"b\\\\c\\nd"} 1.0 '), line
+
+
+def test_summary_with_negative_values_stays_valid_openmetrics() -> None:
+    """OpenMetrics allows no negative quantile value and no negative ``_sum``: those lines
+    (and ``_count`` with ``_sum``) are left out there, the strict parser reads the rest, and
+    the text format keeps them all."""
+    registry = MetricsRegistry()
+    summary = registry.summary("temp_celsius", "Temperatures.", quantiles=(0.1, 0.9))
+    for value in (-40.0, -30.0, -20.0, -10.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0):
+        summary.observe(value)
+    body = registry.export_openmetrics()
+    samples = {
+        (s.name, s.labels.get("quantile")): s.value
+        for family in parse_openmetrics(body)
+        for s in family.samples
+    }
+    assert ("temp_celsius", "0.1") not in samples  # about -40: left out
+    assert samples[("temp_celsius", "0.9")] > 0
+    assert ("temp_celsius_sum", None) in samples  # the sum is 55: kept, with the count
+    assert samples[("temp_celsius_count", None)] == 10
+    summary.observe(-1000.0)
+    body = registry.export_openmetrics()
+    names = {s.name for family in parse_openmetrics(body) for s in family.samples}
+    assert "temp_celsius_sum" not in names and "temp_celsius_count" not in names
+    text = registry.export_prometheus()
+    assert 'temp_celsius{quantile="0.1"} -' in text and "temp_celsius_sum -" in text

@@ -194,17 +194,26 @@ def summary_lines(
     add: Add,
 ) -> None:
     """Quantiles (``quantile`` last), ``_sum``, ``_count`` and, with ``created``,
-    ``_created``."""
+    ``_created``.
+
+    Where the dialect has no ``signed_sums`` (OpenMetrics, which allows neither a negative
+    quantile value nor a negative or NaN sum), a negative quantile value is left out, and
+    ``_sum``/``_count`` too when the sum is negative or NaN, as for histograms.
+    """
     value_text = dialect.value
+    signed = dialect.signed_sums
     stamps = stamp_suffixes(family, len(family.summaries), dialect)
     for i, (labels, value) in enumerate(family.summaries):
         pairs = render(labels)
         stamp = "" if stamps is None else stamps[i]
         for quantile, estimate in value.quantiles:
+            if estimate < 0 and not signed:
+                continue
             q = f'quantile="{format_openmetrics(quantile)}"'
             head = line_head(name, quoted, pairs + "," + q if pairs else q)
             add(f"{head}{value_text(estimate)}{stamp}\n")
-        _closing_lines(name, quoted, pairs, value, True, value_text, created, stamp, add)
+        sums = signed or value.sum >= 0
+        _closing_lines(name, quoted, pairs, value, sums, value_text, created, stamp, add)
 
 
 def _closing_lines(
