@@ -78,10 +78,16 @@ def test_recording_on_labelled_family_without_labels_raises(registry: MetricsReg
     g = registry.gauge("api_in_flight", "G.", labelnames=("provider", "status"))
     h = registry.histogram("api_seconds", "H.", labelnames=("provider", "status"))
     calls = [c.inc, lambda: c.inc_by(1), c.get, g.inc, g.dec, lambda: g.set(1), g.get]
-    calls += [g.set_to_current_time, g.track_inprogress, g.time, lambda: h.observe(1), h.get]
+    calls += [g.set_to_current_time, lambda: h.observe(1), h.get, c.reset, c.count_exceptions]
+    calls += [lambda: g.set_function(lambda: 1)]
     for call in calls:
         with pytest.raises(ValueError) as info:
             call()
+        _assert_names_labels(info)
+    # Timing blocks choose their child inside the block: leaving one without choosing raises.
+    for helper in (g.track_inprogress, g.time, h.time):
+        with pytest.raises(ValueError) as info, helper():
+            pass
         _assert_names_labels(info)
 
 
