@@ -4,6 +4,7 @@ and once with every registry and instrument on ``CountingStorage``."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,21 +15,26 @@ from tachikoma_metrics import _global, storage
 from tachikoma_metrics.transport._core import _reset_uninitialised_warning
 
 # The shared helper modules assert too: pytest rewrites their asserts as it does the tests'.
-pytest.register_assert_rewrite("metrics_proto", "scrape_client")
+pytest.register_assert_rewrite("metrics_proto", "scrape_client", "thread_helpers")
 
 # Modules whose every test also runs with all instruments on a second storage.
 STORAGE_MODULES = frozenset(
     {
+        "test_callbacks",
+        "test_count_exceptions",
         "test_counter",
+        "test_counter_reset",
         "test_exemplars",
         "test_facade",
         "test_gauge",
         "test_histogram",
         "test_info",
+        "test_labelled_timers",
         "test_labels",
         "test_openmetrics",
         "test_protobuf",
         "test_registry",
+        "test_remove_matching",
         "test_stateset",
         "test_summary",
         "test_text_format",
@@ -51,6 +57,16 @@ def cell_storage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     if kind == "counting":
         monkeypatch.setattr(storage, "MEMORY", CountingStorage())
     return kind
+
+
+@pytest.fixture
+def frequent_thread_switches() -> Iterator[None]:
+    """Make the interpreter switch threads as often as it can (every microsecond) for the
+    test's duration, so that operations in different threads really interleave."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(previous)
 
 
 @pytest.fixture

@@ -22,17 +22,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import tachikoma_metrics as metrics
-from counting_storage import CountingStorage
 from promtool import check_metrics
-from tachikoma_metrics import Gauge, MetricsRegistry, storage
-
-
-@pytest.fixture(params=["memory", "counting"], autouse=True)
-def cells(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs with the default cells and with every registry on CountingStorage."""
-    if request.param == "counting":
-        monkeypatch.setattr(storage, "MEMORY", CountingStorage())
-    return str(request.param)
+from tachikoma_metrics import Gauge, MetricsRegistry
 
 
 class Source:

@@ -4,10 +4,8 @@ before the reset or wholly after it)."""
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,27 +14,9 @@ from prometheus_client.openmetrics.parser import (
 )
 
 import tachikoma_metrics as metrics
-from counting_storage import CountingStorage
-from tachikoma_metrics import Counter, MetricsRegistry, storage
+from tachikoma_metrics import Counter, MetricsRegistry
 
 TIMEOUT = 60.0
-
-
-@pytest.fixture(params=["memory", "counting"], autouse=True)
-def cells(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs with the default cells and with every registry on CountingStorage."""
-    if request.param == "counting":
-        monkeypatch.setattr(storage, "MEMORY", CountingStorage())
-    return str(request.param)
-
-
-@pytest.fixture
-def fast_switching() -> Iterator[None]:
-    """Threads switch as often as CPython allows, so increments interleave with the reset."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(previous)
 
 
 def _openmetrics(registry: MetricsRegistry) -> dict[tuple[str, tuple[Any, ...]], float]:
@@ -244,7 +224,7 @@ def _hammer(resets: int, writers: int = 4, step: int = 2000) -> None:
     assert all(value >= 0 and value == int(value) for value in reads)
 
 
-@pytest.mark.usefixtures("fast_switching")
+@pytest.mark.usefixtures("frequent_thread_switches")
 def test_every_concurrent_increment_is_before_or_after_the_reset() -> None:
     """Threads increment by 1 while the main thread resets. Each thread publishes how many
     increments it has finished. The increments counted before the last reset are at least
@@ -258,7 +238,7 @@ def test_every_concurrent_increment_is_before_or_after_the_reset() -> None:
         _hammer(resets=1 + trial % 3)
 
 
-@pytest.mark.usefixtures("fast_switching")
+@pytest.mark.usefixtures("frequent_thread_switches")
 def test_resets_while_threads_come_and_go() -> None:
     """Writer threads that start, increment and exit (their slots folded) while the main
     thread keeps resetting: after the last reset, with no writer left, the counter is 0;

@@ -12,19 +12,10 @@ from typing import Any
 import pytest
 
 import tachikoma_metrics as metrics
-from counting_storage import CountingStorage
-from tachikoma_metrics import Histogram, MetricsRegistry, storage
+from tachikoma_metrics import Histogram, MetricsRegistry
 from tachikoma_metrics.instruments._timing import Timer
 
 TIMEOUT = 60.0
-
-
-@pytest.fixture(params=["memory", "counting"], autouse=True)
-def cells(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs with the default cells and with every registry on CountingStorage."""
-    if request.param == "counting":
-        monkeypatch.setattr(storage, "MEMORY", CountingStorage())
-    return str(request.param)
 
 
 class Boom(Exception):

@@ -9,18 +9,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from counting_storage import CountingStorage
-from tachikoma_metrics import MetricsRegistry, storage
+from tachikoma_metrics import MetricsRegistry
 
 TIMEOUT = 60.0
-
-
-@pytest.fixture(params=["memory", "counting"], autouse=True)
-def cells(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs with the default cells and with every registry on CountingStorage."""
-    if request.param == "counting":
-        monkeypatch.setattr(storage, "MEMORY", CountingStorage())
-    return str(request.param)
 
 
 def _record(kind: str, child: Any) -> None:
