@@ -4,7 +4,6 @@ enter, compared with what ``prometheus_client``'s ``Info`` exposes for the same 
 from __future__ import annotations
 
 import inspect
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -22,6 +21,7 @@ from tachikoma_metrics import Gauge, MetricsRegistry, RegistrationError, _global
 from tachikoma_metrics.instruments.info import Info, InfoChild
 from tachikoma_metrics.model import MetricFamily, MetricType
 from tachikoma_metrics.registry import instrument
+from thread_helpers import run_together
 
 BUILD = {"version": "1.2.3", "commit": "abc"}
 
@@ -437,40 +437,6 @@ def test_paused_facade_info_validates_drops_then_records() -> None:
 # -- threads: a reader sees one info() or the next, never a mix --------------------------------
 
 
-@pytest.fixture
-def frequent_thread_switches() -> Iterator[None]:
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(previous)
-
-
-def _run_together(workers: list[Callable[[], None]], timeout: float = 60.0) -> None:
-    """Start every worker behind one barrier, join them, and re-raise the first error."""
-    barrier = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def wrap(work: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                barrier.wait(timeout=timeout)
-                work()
-            except BaseException as error:  # reported to the test thread below
-                errors.append(error)
-                barrier.abort()
-
-        return run
-
-    threads = [threading.Thread(target=wrap(work), daemon=True) for work in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-        assert not thread.is_alive(), "worker thread did not finish in time"
-    if errors:
-        raise errors[0]
-
-
 @pytest.mark.usefixtures("frequent_thread_switches")
 def test_readers_never_see_a_mix_of_two_infos(registry: MetricsRegistry) -> None:
     """4 threads write infos whose values all agree ({a: n, b: n, c: n}) to one unlabelled
@@ -510,11 +476,11 @@ def test_readers_never_see_a_mix_of_two_infos(registry: MetricsRegistry) -> None
 
     def writers_then_stop() -> None:
         try:
-            _run_together([writer(0), writer(10), writer(20), writer(30)])
+            run_together([writer(0), writer(10), writer(20), writer(30)])
         finally:
             stop.set()
 
-    _run_together([writers_then_stop, reader, reader])
+    run_together([writers_then_stop, reader, reader])
     assert len(seen) > 1
     final = plain.get()
     assert len(set(final.values())) == 1

@@ -4,9 +4,8 @@ labelled with the family's own name, compared with ``prometheus_client``'s ``Enu
 from __future__ import annotations
 
 import inspect
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import prometheus_client
@@ -22,6 +21,7 @@ from tachikoma_metrics import MetricsRegistry, RegistrationError, _global
 from tachikoma_metrics.instruments.stateset import StateSet, StateSetChild
 from tachikoma_metrics.model import MetricFamily, MetricType
 from tachikoma_metrics.registry import instrument
+from thread_helpers import run_together
 
 MISSION = ("queued", "running", "done")
 
@@ -350,40 +350,6 @@ def test_paused_facade_stateset_validates_drops_then_records() -> None:
 # -- threads: a reader sees one state() or the next, never a mix -------------------------------
 
 
-@pytest.fixture
-def frequent_thread_switches() -> Iterator[None]:
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(previous)
-
-
-def _run_together(workers: list[Callable[[], None]], timeout: float = 60.0) -> None:
-    """Start every worker behind one barrier, join them, and re-raise the first error."""
-    barrier = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def wrap(work: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                barrier.wait(timeout=timeout)
-                work()
-            except BaseException as error:  # reported to the test thread below
-                errors.append(error)
-                barrier.abort()
-
-        return run
-
-    threads = [threading.Thread(target=wrap(work), daemon=True) for work in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-        assert not thread.is_alive(), "worker thread did not finish in time"
-    if errors:
-        raise errors[0]
-
-
 @pytest.mark.usefixtures("frequent_thread_switches")
 def test_every_snapshot_has_exactly_one_current_state(registry: MetricsRegistry) -> None:
     """4 threads switch one unlabelled family and one child between states while 2 threads
@@ -419,11 +385,11 @@ def test_every_snapshot_has_exactly_one_current_state(registry: MetricsRegistry)
 
     def writers_then_stop() -> None:
         try:
-            _run_together([writer(0), writer(1), writer(2), writer(3)])
+            run_together([writer(0), writer(1), writer(2), writer(3)])
         finally:
             stop.set()
 
-    _run_together([writers_then_stop, reader, reader])
+    run_together([writers_then_stop, reader, reader])
     assert len(seen) > 1
     plain.state("c")
     child.state("e")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gc
 import itertools
 import math
-import sys
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -159,6 +158,7 @@ def test_memory_of_ordinary_latencies_is_a_few_kb_per_age_bucket(
     assert fixed + window <= 5 * 10_000 + 16_000, (fixed, window)
 
 
+@pytest.mark.usefixtures("frequent_thread_switches")
 def test_eight_writer_threads_lose_nothing() -> None:
     """Eight threads observe integers while another reads: the count and the sum are exact,
     and the quantiles are those of all the values together, within the bar."""
@@ -182,19 +182,14 @@ def test_eight_writer_threads_lose_nothing() -> None:
         while not done.is_set():
             reads.append(child.get().count)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        writers = [threading.Thread(target=writer, args=(v.tolist(),)) for v in values]
-        watcher = threading.Thread(target=reader)
-        for thread in (*writers, watcher):
-            thread.start()
-        for thread in writers:
-            thread.join(timeout=120)
-        done.set()
-        watcher.join(timeout=120)
-    finally:
-        sys.setswitchinterval(interval)
+    writers = [threading.Thread(target=writer, args=(v.tolist(),)) for v in values]
+    watcher = threading.Thread(target=reader)
+    for thread in (*writers, watcher):
+        thread.start()
+    for thread in writers:
+        thread.join(timeout=120)
+    done.set()
+    watcher.join(timeout=120)
     assert not any(t.is_alive() for t in (*writers, watcher))
     everything = np.concatenate(values)
     snap = child.get()
@@ -237,4 +232,5 @@ def test_a_value_appended_while_a_flush_copies_is_kept() -> None:
         assert snap.count == observed + buffer.raced - 1
         assert snap.sum == observed + 1000.0 * (buffer.raced - 1)
     assert buffer.raced == 3 + 3  # three flushes by a full buffer, three by reads
-    assert math.isclose(dict(snap.quantiles)[0.999], 1000.0, rel_tol=RELATIVE_ACCURACY)
+    # The largest observation, exactly: its bucket's midpoint (1004) is clamped to it.
+    assert dict(snap.quantiles)[0.999] == 1000.0

@@ -5,52 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from tachikoma_metrics import Counter, Gauge, HistogramValue, MetricsRegistry
+from thread_helpers import run_together
 
 THREADS = 8
 OPS = 20_000
 TIMEOUT = 60.0
 
-
-@pytest.fixture(autouse=True)
-def frequent_thread_switches() -> Iterator[None]:
-    """Make the interpreter switch threads very often so that operations really interleave."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(previous)
-
-
-def _run_together(workers: list[Callable[[], None]]) -> None:
-    """Start every worker behind one barrier, join them, and re-raise the first error."""
-    barrier = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def wrap(work: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                barrier.wait(timeout=TIMEOUT)
-                work()
-            except BaseException as error:  # reported to the test thread below
-                errors.append(error)
-                barrier.abort()
-
-        return run
-
-    threads = [threading.Thread(target=wrap(work), daemon=True) for work in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT)
-        assert not thread.is_alive(), "worker thread did not finish in time"
-    if errors:
-        raise errors[0]
+# Every test here has the interpreter switch threads very often so that operations really
+# interleave.
+pytestmark = pytest.mark.usefixtures("frequent_thread_switches")
 
 
 def test_counter_has_no_lost_update(registry: MetricsRegistry) -> None:
@@ -62,7 +31,7 @@ def test_counter_has_no_lost_update(registry: MetricsRegistry) -> None:
         for _ in range(OPS):
             inc()
 
-    _run_together([work] * THREADS)
+    run_together([work] * THREADS)
     assert c.get() == THREADS * OPS
     assert registry.export_prometheus().endswith("hits_total 160000\n")
 
@@ -79,7 +48,7 @@ def test_counter_mixed_amounts_exact(registry: MetricsRegistry) -> None:
 
         return work
 
-    _run_together([work_for(n + 1) for n in range(THREADS)])
+    run_together([work_for(n + 1) for n in range(THREADS)])
     assert c.get() == OPS * sum(range(1, THREADS + 1))
 
 
@@ -89,7 +58,8 @@ class _YieldingFloat(float):
     The library turns any such number into a plain float before it touches a slot (values
     stay plain floats), so no Python code runs inside its read-modify-write; these tests
     check that conversion path under contention, with the interpreter's switch interval
-    shortened (``frequent_switches``) so threads switch as often as CPython allows.
+    shortened (``frequent_thread_switches``, as everywhere in this module) so threads
+    switch as often as CPython allows.
     """
 
     def __radd__(self, other: object) -> float:
@@ -102,18 +72,6 @@ class _YieldingFloat(float):
         return _YieldingFloat(-float(self))
 
 
-@pytest.fixture
-def frequent_switches() -> Iterator[None]:
-    """Switch threads as often as the interpreter allows, for the length of a test."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
-
-
-@pytest.mark.usefixtures("frequent_switches")
 def test_counter_exact_when_threads_switch_inside_an_update(registry: MetricsRegistry) -> None:
     """Increments that run Python code mid-update (a float subclass) still lose nothing."""
     c = registry.counter("hits_total", "Hits.")
@@ -123,11 +81,10 @@ def test_counter_exact_when_threads_switch_inside_an_update(registry: MetricsReg
         for _ in range(OPS // 2):
             c.inc(one)
 
-    _run_together([work] * THREADS)
+    run_together([work] * THREADS)
     assert c.get() == THREADS * (OPS // 2)
 
 
-@pytest.mark.usefixtures("frequent_switches")
 def test_histogram_sum_exact_when_threads_switch_inside_an_update(
     registry: MetricsRegistry,
 ) -> None:
@@ -139,7 +96,7 @@ def test_histogram_sum_exact_when_threads_switch_inside_an_update(
         for _ in range(OPS // 2):
             h.observe(two)
 
-    _run_together([work] * THREADS)
+    run_together([work] * THREADS)
     total = THREADS * (OPS // 2)
     snap = h.get()
     assert (snap.count, snap.sum) == (total, 2.0 * total)
@@ -154,7 +111,7 @@ def test_labelled_family_children_created_concurrently(registry: MetricsRegistry
         for i in range(OPS):
             family.labels(str(i % 50)).inc()
 
-    _run_together([work] * THREADS)
+    run_together([work] * THREADS)
     per_child = THREADS * OPS // 50
     for key in range(50):
         assert family.labels(str(key)).get() == per_child, key
@@ -174,12 +131,11 @@ def test_labelled_gauge_children_created_concurrently(registry: MetricsRegistry)
             child.inc(3)
             child.dec()
 
-    _run_together([work] * THREADS)
+    run_together([work] * THREADS)
     for key in range(10):
         assert family.labels(str(key)).get() == 2 * THREADS * (OPS // 2) // 10
 
 
-@pytest.mark.usefixtures("frequent_switches")
 def test_gauge_inc_dec_exact_when_threads_switch_inside_an_update(
     registry: MetricsRegistry,
 ) -> None:
@@ -198,7 +154,7 @@ def test_gauge_inc_dec_exact_when_threads_switch_inside_an_update(
 
         return work
 
-    _run_together([work_for(n) for n in range(THREADS)])
+    run_together([work_for(n) for n in range(THREADS)])
     # every amount is a multiple of 0.25 and every partial sum is far below 2**50: exact
     assert g.get() == (OPS // 2) * sum(n + 1.5 - 0.25 for n in range(THREADS))
 
@@ -215,7 +171,7 @@ def test_gauge_default_inc_dec_exact(registry: MetricsRegistry) -> None:
             inc()
             inc()
 
-    _run_together([work] * THREADS)
+    run_together([work] * THREADS)
     assert g.get() == 2 * THREADS * (OPS // 4)
 
 
@@ -243,7 +199,7 @@ def test_shared_labelled_gauge_child_exact(registry: MetricsRegistry) -> None:
 
         return held if thread % 2 else looked_up
 
-    _run_together([work_for(n) for n in range(THREADS)])
+    run_together([work_for(n) for n in range(THREADS)])
     assert family.labels("shared").get() == (OPS // 2) * sum(1.0 + n for n in range(THREADS))
     assert other.get() == 5.0
 
@@ -279,7 +235,7 @@ def test_gauge_final_set_is_the_value_after_concurrent_writes(
                 gauge.set(float(i % 11) - 5.0)
                 gauge.inc(step)
 
-    _run_together([bump] * 6 + [overwrite] * 2)
+    run_together([bump] * 6 + [overwrite] * 2)
     g.set(final)  # set and read by this thread
     _check_exactly(g.get(), final)
     # set by a new thread, read by this one
@@ -333,7 +289,7 @@ def test_gauge_set_then_inc_from_other_threads_after_a_barrier(
 
         return work
 
-    _run_together([work_for(True)] + [work_for(False)] * (THREADS - 1))
+    run_together([work_for(True)] + [work_for(False)] * (THREADS - 1))
     assert after_set == [(base, -base)]
     increments = (THREADS - 1) * (OPS // 4)
     assert g.get() == base + increments
@@ -354,7 +310,7 @@ def test_gauge_exact_with_32_threads(registry: MetricsRegistry) -> None:
             g.dec()
             child.dec(up)
 
-    _run_together([work] * threads)
+    run_together([work] * threads)
     assert g.get() == 0.5 * threads * (OPS // 16)
     assert child.get() == -1.5 * threads * (OPS // 16)
 
@@ -380,7 +336,7 @@ def test_gauge_exact_across_waves_of_short_lived_threads(registry: MetricsRegist
 
             return work
 
-        _run_together([work_for(n) for n in range(THREADS)])
+        run_together([work_for(n) for n in range(THREADS)])
         expected += 200 * sum(n + wave - 0.5 for n in range(THREADS))
         assert g.get() == expected, wave
 
@@ -394,7 +350,7 @@ def test_histogram_has_no_lost_observation(registry: MetricsRegistry) -> None:
         for i in range(OPS):
             observe(i % 10)
 
-    _run_together([work] * THREADS)
+    run_together([work] * THREADS)
     snap = h.get()
     # per thread, i % 10 cycles 0..9 exactly OPS // 10 times
     cycles = THREADS * OPS // 10
@@ -454,7 +410,7 @@ def test_histogram_reads_are_consistent_while_writers_run(registry: MetricsRegis
             if last_round:
                 break
 
-    _run_together([read] + [write] * writers)
+    run_together([read] + [write] * writers)
     final = h.get()
     assert final.count == writers * OPS
     assert snapshots[-1] == writers * OPS
@@ -481,7 +437,7 @@ def test_labelled_histogram_reads_consistent_across_export(registry: MetricsRegi
     exporter = threading.Thread(target=export, daemon=True)
     exporter.start()
     try:
-        _run_together([write(str(n % 2)) for n in range(4)])
+        run_together([write(str(n % 2)) for n in range(4)])
     finally:
         done.set()
         exporter.join(TIMEOUT)
@@ -543,7 +499,7 @@ def test_export_while_children_and_families_change(registry: MetricsRegistry) ->
     for thread in exporters:
         thread.start()
     try:
-        _run_together([create_children, clear_children, register_families(0), register_families(1)])
+        run_together([create_children, clear_children, register_families(0), register_families(1)])
     finally:
         stop.set()
         for thread in exporters:
