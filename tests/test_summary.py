@@ -32,7 +32,8 @@ from tachikoma_metrics.instruments.summary import (
 from tachikoma_metrics.quantiles import FLUSH_AT, MAX_BUCKETS, RELATIVE_ACCURACY, Sketch
 
 INF = math.inf
-# The midpoint of the bucket a power of two starts: 2**k is reported as 2**k * 129/128.
+# The midpoint of the bucket a power of two starts: 2**k is reported as 2**k * 129/128,
+# unless that lies past the window's largest observation, to which it is then clamped.
 MIDPOINT = 129 / 128
 
 
@@ -249,11 +250,13 @@ def test_observations_past_a_full_buffer_are_all_counted() -> None:
 def test_snapshot_does_not_change_with_later_observations() -> None:
     s = Summary("x", "X.", quantiles=(0.5,))
     s.observe(1.0)
+    s.observe(4.0)
     snap = s.get()
     s.observe(100.0)
     s.observe(100.0)
-    assert (snap.count, snap.sum, snap.quantiles) == (1, 1.0, ((0.5, 1.0 * MIDPOINT),))
-    assert s.get().count == 3
+    assert (snap.count, snap.sum, snap.quantiles) == (2, 5.0, ((0.5, 1.0 * MIDPOINT),))
+    later = s.get()
+    assert (later.count, later.quantiles) == (4, ((0.5, 4.0 * MIDPOINT),))
 
 
 # -- definition, get-or-create, conflicts, bad arguments ------------------------------------
@@ -488,20 +491,22 @@ def test_window_keeps_each_observation_between_the_stated_bounds(
 ) -> None:
     """An observation counts in the quantiles for at least max_age * (1 - 1/age_buckets)
     seconds and is gone max_age seconds after it was made, wherever in its age bucket it
-    fell; sum and count keep it."""
+    fell; sum and count keep it. Two values, so the median is a bucket's midpoint and the
+    0.99 quantile is clamped to the window's largest observation."""
     max_age = 120.0  # age buckets of a whole number of seconds
     start = clock.now
     period = max_age / age_buckets
     for offset in (0.0, 0.25, 0.5, 0.999):
-        s = Summary("x", "X.", quantiles=(0.5,), max_age=max_age, age_buckets=age_buckets)
+        s = Summary("x", "X.", quantiles=(0.5, 0.99), max_age=max_age, age_buckets=age_buckets)
         clock.now = start + (offset + 7) * period  # somewhere in the series' 8th age bucket
         t = clock.now
         s.observe(4.0)
+        s.observe(16.0)
         clock.now = t + max_age * (1 - 1 / age_buckets)
-        assert window(s) == {0.5: 4.0 * MIDPOINT}, (offset, clock.now - t)
+        assert window(s) == {0.5: 4.0 * MIDPOINT, 0.99: 16.0}, (offset, clock.now - t)
         clock.now = t + max_age
-        assert math.isnan(window(s)[0.5]), (offset, clock.now - t)
-        assert (s.get().count, s.get().sum) == (1, 4.0)
+        assert all(math.isnan(v) for v in window(s).values()), (offset, clock.now - t)
+        assert (s.get().count, s.get().sum) == (2, 20.0)
         start = clock.now
 
 
@@ -526,9 +531,11 @@ def test_window_follows_age_bucket_boundaries_exactly(clock: FakeClock) -> None:
         if not visible:
             assert math.isnan(lowest) and math.isnan(highest)
         else:
+            # The highest is clamped to the largest visible value, and so is the lowest
+            # when it is the only one.
             assert (lowest, highest) == (
-                2.0 ** visible[0] * MIDPOINT,
-                2.0 ** visible[-1] * MIDPOINT,
+                min(2.0 ** visible[0] * MIDPOINT, 2.0 ** visible[-1]),
+                2.0 ** visible[-1],
             )
     assert s.get().count == len(made)
 
@@ -537,26 +544,29 @@ def test_buffered_values_belong_to_the_age_bucket_they_were_observed_in(
     clock: FakeClock,
 ) -> None:
     """No read in between: a value buffered long ago is not kept alive by a later
-    observation's flush, and a recent one is not dropped with it."""
+    observation's flush (neither its count nor its extreme), and recent ones are not
+    dropped with it."""
     s = Summary("x", "X.", quantiles=(0.01, 0.99), max_age=10.0, age_buckets=5)
-    s.observe(1.0)  # t = 0
+    s.observe(64.0)  # t = 0
     clock.now += 50.0
     s.observe(8.0)  # t = 50: the first value's age bucket expired long ago
+    s.observe(32.0)
     clock.now += 5.0
-    assert window(s) == {0.01: 8.0 * MIDPOINT, 0.99: 8.0 * MIDPOINT}
-    assert s.get().count == 2
+    # 32.0's bucket midpoint (32.25) is clamped to 32.0: 64.0 would leave it (or be it).
+    assert window(s) == {0.01: 8.0 * MIDPOINT, 0.99: 32.0}
+    assert s.get().count == 3
 
 
 def test_many_age_buckets_cost_nothing_while_empty(clock: FakeClock) -> None:
     """Age buckets without observations take no memory, however many pass at once."""
     s = Summary("x", "X.", quantiles=(0.5,), max_age=1.0, age_buckets=10**9)
-    s.observe(2.0)
+    s.observe(4.0)
     clock.now += 0.5  # 500,000,000 age buckets later: still in the window
     s.observe(2.0)
-    assert window(s) == {0.5: 2.0 * MIDPOINT}
+    assert window(s) == {0.5: 2.0 * MIDPOINT}  # the first of two, inside [2, 4]
     assert len(s._closed) == 1
-    clock.now += 0.75  # the first is gone, the second not
-    assert window(s) == {0.5: 2.0 * MIDPOINT}
+    clock.now += 0.75  # the first is gone, the second not: 2.0 alone, its own extreme
+    assert window(s) == {0.5: 2.0}
     assert len(s._closed) == 1
     clock.now += 0.5
     assert math.isnan(window(s)[0.5])
@@ -567,12 +577,14 @@ def test_empty_window_is_nan_and_fills_again(clock: FakeClock) -> None:
     s = Summary("x", "X.", ("a",), quantiles=(0.5, 0.9), max_age=30.0, age_buckets=3)
     child = s.labels("a")
     assert all(math.isnan(v) for v in window(child).values())
-    child.observe(2.0)
+    child.observe(256.0)
     clock.now += 1e6  # far past every age bucket
     assert all(math.isnan(v) for v in window(child).values())
     child.observe(16.0)
-    assert window(child) == {0.5: 16.0 * MIDPOINT, 0.9: 16.0 * MIDPOINT}
-    assert (child.get().count, child.get().sum) == (2, 18.0)
+    child.observe(64.0)
+    # 64.0's midpoint (64.5) clamped to the largest value in the window, not to 256.0.
+    assert window(child) == {0.5: 16.0 * MIDPOINT, 0.9: 64.0}
+    assert (child.get().count, child.get().sum) == (3, 336.0)
 
 
 # -- the sketch's edges ------------------------------------------------------------------------
@@ -619,16 +631,70 @@ def test_window_merges_age_buckets_with_different_ranges(clock: FakeClock) -> No
 
 
 def test_subnormals_and_the_largest_floats() -> None:
-    """Tiny values count as 0 or within 2**-1029; the largest float stays finite."""
+    """Values under 2**-1028 count as 0 (reported as 0, or clamped to the window's
+    smallest observation when that is above 0); other subnormals come within 2**-1029; the
+    largest float is reported as its bucket's midpoint, finite."""
     s = Summary("x", "X.", quantiles=(0.25, 0.75))
     s.observe(5e-324)
     s.observe(2.0**-1030)
     s.observe(1.7976931348623157e308)
     s.observe(1.7976931348623157e308)
-    low, high = window(s).values()
-    assert low == 0.0
-    assert_close(high, 1.7976931348623157e308)
-    assert math.isfinite(high)
+    # The 0.25 quantile is in the zeros' count: 0, clamped up to the smallest observation.
+    # The largest float's bucket is [254, 256) * 2**1016: its midpoint is below it.
+    assert window(s) == {0.25: 5e-324, 0.75: 255 * 2.0**1016}
+    mixed = Summary("y", "Y.", quantiles=(0.4, 0.8))
+    for value in (5e-324, -1.0, 3 * 2.0**-1028, 2.0**-1000, 2.0**-1030):
+        mixed.observe(value)
+    # 0 lies inside [-1, 2**-1000]: the 2nd smallest (5e-324) is 0; the 4th (3 * 2**-1028)
+    # is its bucket's midpoint, 2**-1029 above it.
+    assert window(mixed) == {0.4: 0.0, 0.8: 7 * 2.0**-1029}
+
+
+def test_quantiles_are_clamped_to_the_window_extremes(clock: FakeClock) -> None:
+    """A reported quantile is its bucket's midpoint clamped to the smallest and largest
+    observation in the window: a lone observation is reported exactly for every quantile;
+    the quantiles that land on the smallest or the largest observation are exact when
+    that bucket's midpoint lies beyond it, the midpoint otherwise; and the extremes are
+    those of the window, so an expired one no longer clamps."""
+    qs = (0.001, 0.01, 0.25, 0.5, 0.75, 0.99, 0.999)
+    lone = (2.0, 1.01, 0.1, -3.7, 1000.0, 0.0, 5e-324, -5e-324, 2.0**-1030, -1e-300,
+            1.7976931348623157e308, -1.7976931348623157e308)  # fmt: skip
+    for value in lone:
+        s = Summary("x", "X.", quantiles=qs)
+        s.observe(value)
+        assert window(s) == dict.fromkeys(qs, value), value
+    # 500 values from -1000 to 1000: the 0.001 and 0.999 quantiles are the 1st and the
+    # 500th, whose buckets' midpoints (-1004 and 1004) lie beyond them.
+    rng = random.Random(11)
+    values = [-1000.0, 1000.0] + [rng.uniform(-999.0, 999.0) for _ in range(498)]
+    rng.shuffle(values)
+    spread = Summary("y", "Y.", quantiles=(0.001, 0.5, 0.999))
+    for value in values:
+        spread.observe(value)
+    got = window(spread)
+    assert (got[0.001], got[0.999]) == (-1000.0, 1000.0)
+    assert_close(got[0.5], nearest_rank(values, 0.5))
+    # 1.0's bucket midpoint lies inside [1.0, 1.75]: it is what is reported.
+    inside = Summary("z", "Z.", quantiles=(0.001, 0.999))
+    for value in (1.75, 1.0, 1.5):
+        inside.observe(value)
+    assert window(inside) == {0.001: 1.0 * MIDPOINT, 0.999: 1.75}
+    # The extremes follow rotation (age buckets of 10 s): the smallest comes from the
+    # first age bucket, the largest from the second, until each leaves the window.
+    w = Summary("w", "W.", quantiles=(0.01, 0.99), max_age=30.0, age_buckets=3)
+    w.observe(-100.0)
+    w.observe(3.0)
+    clock.now += 10.0
+    w.observe(-1.0)
+    w.observe(100.0)
+    assert window(w) == {0.01: -100.0, 0.99: 100.0}  # midpoints -100.5 and 100.5 clamped
+    clock.now += 20.0  # the first age bucket is gone: -1.0 (reported -1.0078125 unclamped)
+    assert window(w) == {0.01: -1.0, 0.99: 100.0}
+    w.observe(2.0)
+    w.observe(1.5)
+    clock.now += 10.0  # the second is gone too: 2.0 (2.015625 unclamped) is the largest
+    assert window(w) == {0.01: 1.5078125, 0.99: 2.0}
+    assert w.get().count == 6
 
 
 # -- exposition --------------------------------------------------------------------------------

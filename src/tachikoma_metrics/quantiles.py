@@ -9,14 +9,19 @@ no rounding, and bucket order is value order. Exact zeros, ``+Inf`` and ``-Inf``
 counts of their own; positive and negative values have a store each. A quantile ``q`` of
 ``n`` observations is found by nearest rank: the bucket holding the ``ceil(q*n)``-th
 smallest observation (``q`` taken as the decimal it is written as, so 0.1 is 1/10 and no
-float drift moves the rank), reported as the bucket's midpoint (computed exactly).
+float drift moves the rank), reported as the bucket's midpoint (computed exactly). That
+midpoint is clamped to the smallest and largest observation in the window (each sketch
+keeps its own), which can only bring it closer to the exact quantile, as that lies between
+them: a lone observation is reported exactly, and so is an extreme whose bucket's midpoint
+lies beyond it (2.0 rather than 2.015625).
 
 **Guarantee (relative error, not rank error).** Every reported quantile lies within
 ``RELATIVE_ACCURACY = 1/128`` (0.79%, so within 1% with room to spare) of the exact
 nearest-rank quantile of the observations in the window, when that exact value is
 
 * zero, an infinity, or a normal float (magnitude >= 2.2250738585072014e-308; below that
-  the error is at most 2**-1029 in absolute terms, and values under 2**-1028 count as 0),
+  the error is at most 2**-1029 in absolute terms, and values under 2**-1028 count as 0:
+  reported as 0, or as the window's extreme nearest 0 when all its values have one sign),
 * and at least ``2**-63`` (about 1.1e-19) times the largest finite magnitude of the same
   sign in the window. Each store keeps at most ``MAX_BUCKETS = 4096`` buckets (64 powers of
   two, 19 decades); past that, the lowest-magnitude buckets are collapsed into the lowest
@@ -237,6 +242,8 @@ class Sketch:
 
     __slots__ = (
         "count",
+        "high",
+        "low",
         "negative",
         "negative_inf",
         "positive",
@@ -246,6 +253,10 @@ class Sketch:
 
     def __init__(self) -> None:
         self.count = 0
+        # The smallest and largest observation: a reported quantile is clamped to them,
+        # so a lone value, or one at either end, is reported exactly.
+        self.low = _INF
+        self.high = -_INF
         self.zero = 0
         self.positive_inf = 0
         self.negative_inf = 0
@@ -257,6 +268,11 @@ class Sketch:
         if not values:
             return
         self.count += len(values)
+        low, high = min(values), max(values)
+        if low < self.low:
+            self.low = low
+        if high > self.high:
+            self.high = high
         keys = _buckets(values)
         # Special values are found by their bucket (cheaper than min() and max()).
         self.positive_inf += keys.pop(_POSITIVE_INF, 0)
@@ -306,6 +322,9 @@ def window_quantiles(
         return (_NAN,) * len(ranks)
     negative_inf = sum(s.negative_inf for s in parts)
     zero = sum(s.zero for s in parts)
+    # The exact quantile lies between the extremes: clamping only brings an estimate closer.
+    low = min(s.low for s in parts)
+    high = max(s.high for s in parts)
     positive_stores = [s.positive for s in parts if s.positive is not None]
     negative_stores = [s.negative for s in parts if s.negative is not None]
     negative_total = sum(s.total() for s in negative_stores)
@@ -340,7 +359,7 @@ def window_quantiles(
             else:
                 out.append(_INF)
                 continue
-        out.append(value)
+        out.append(low if value < low else high if value > high else value)
     return tuple(out)
 
 
