@@ -254,7 +254,8 @@ class Sketch:
     def __init__(self) -> None:
         self.count = 0
         # The smallest and largest observation: a reported quantile is clamped to them,
-        # so a lone value, or one at either end, is reported exactly.
+        # so a lone value is reported exactly, and so is an extreme whose bucket's
+        # midpoint lies beyond it.
         self.low = _INF
         self.high = -_INF
         self.zero = 0
