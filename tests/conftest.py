@@ -31,6 +31,7 @@ STORAGE_MODULES = frozenset(
         "test_info",
         "test_labelled_timers",
         "test_labels",
+        "test_native_histogram",
         "test_openmetrics",
         "test_protobuf",
         "test_registry",

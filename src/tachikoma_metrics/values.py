@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from . import _locks
 from ._names import _check_escaped_label_names
-from .model import Exemplar
+from .model import Exemplar, NativeBuckets
 
 _INF = math.inf
 # The default amount of ``inc``/``dec``: ``amount is _ONE`` is the cheapest test there is
@@ -933,6 +933,12 @@ class HistogramCell(Cell):
                 extra = _consistent_copy(slot)
                 counts = [a + b for a, b in zip(counts, extra, strict=True)]
         return cast("list[int]", counts[2:]), float(counts[0]), int(counts[1])
+
+    def read_native(self) -> tuple[list[int], float, int, NativeBuckets | None]:
+        """``read()`` and the native buckets at the same instant (``None``: a classic
+        histogram has none; see ``values_native``)."""
+        counts, total, count = self.read()
+        return counts, total, count, None
 
     def _retire(self, ident: int) -> None:
         if self._owner == ident:

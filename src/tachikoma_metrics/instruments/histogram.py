@@ -1,14 +1,16 @@
-"""Histograms with classic cumulative buckets."""
+"""Histograms: classic cumulative buckets, and native (sparse exponential) ones on request."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from itertools import accumulate, islice, pairwise
 from typing import Any, ClassVar
 
 from ..model import HistogramValue, MetricFamily, MetricType
+from ..native import DEFAULT_MAX_BUCKETS, DEFAULT_ZERO_THRESHOLD
 from ..values import HistogramCell, as_float, histogram_cell_for, slot_bounds
+from ..values_native import DEFAULT_BUCKET_FACTOR, NativeSpec, native_cell_for
 from ._family import Child, Family, Registrar, timer_choosing_labels
 from ._timing import Timer
 
@@ -54,8 +56,8 @@ class _HistogramHelpers(HistogramCell):
     __slots__ = ()
 
     def get(self) -> HistogramValue:
-        """Cumulative buckets, sum and count, read at one instant."""
-        counts, total, count = self.read()
+        """Cumulative buckets, sum, count and native buckets (if any), read at one instant."""
+        counts, total, count, native = self.read_native()
         exemplars = self._exemplars
         return HistogramValue(
             tuple(zip(islice(self._bounds, 2, None), accumulate(counts), strict=True)),
@@ -63,6 +65,7 @@ class _HistogramHelpers(HistogramCell):
             count,
             self._created,
             None if exemplars is None else tuple(exemplars),
+            native,
         )
 
     def time(self) -> Timer:
@@ -78,28 +81,61 @@ class HistogramChild(_HistogramHelpers, Child):
 
     __slots__ = ()
 
-    def __init__(self, labels: tuple[str, ...], bounds: tuple[float, ...]) -> None:
-        """``bounds`` as ``values.slot_bounds`` makes them, shared by the family's children."""
+    def __init__(self, labels: tuple[str, ...], bounds: tuple[float, ...], *native: Any) -> None:
+        """``bounds`` as ``values.slot_bounds`` makes them, shared by the family's children;
+        ``native``: the family's ``NativeSpec`` when it has native buckets."""
         Child.__init__(self, labels)
-        self._init_cell(bounds)
+        self._init_cell(bounds, *native)
 
 
 class Histogram(Family[HistogramChild], _HistogramHelpers):
-    """A histogram family with fixed bucket upper bounds (``le`` may not be a label name).
+    """A histogram family (``le`` may not be a label name).
+
+    Classic buckets: fixed upper bounds (``DEFAULT_BUCKETS`` unless ``buckets=`` is given).
+    With ``native=True``, native buckets too, as client_golang records them
+    (``native_bucket_factor`` picks the starting schema, ``native_zero_threshold`` bounds
+    the zero bucket, ``native_max_buckets`` makes it halve its resolution when more buckets
+    are populated); then the classic buckets are only those given (none but ``+Inf`` by
+    default: a native-only histogram). Every option is part of the definition.
 
     Unlabelled, the family is its own series, with the methods of ``HistogramChild``.
     Its cell (and its children's) has ``observe`` compiled for its bounds (see
-    ``values.histogram_cell_for``).
+    ``values.histogram_cell_for``; ``values_native`` for native buckets).
     """
 
-    __slots__ = ("_bounds_given", "_slot_bounds")
+    __slots__ = ("_bounds_given", "_native_spec", "_slot_bounds")
     TYPE: ClassVar[MetricType] = MetricType.HISTOGRAM
     CHILD: ClassVar[type[HistogramChild]] = HistogramChild
     RESERVED_LABELS: ClassVar[tuple[str, ...]] = ("le",)
 
+    def __new__(cls, *args: Any, registry: Registrar | None = None, **options: Any) -> Any:
+        buckets = options.get("buckets")
+        if buckets is not None and not isinstance(buckets, Collection):
+            buckets = tuple(buckets)  # an iterator can be read only once: read it here
+        native = options.get("native", False)
+        if native.__class__ is not bool:
+            raise TypeError(f"native must be True or False, got {native!r}")
+        spec = None
+        if native:
+            spec = NativeSpec.checked(
+                options.get("native_bucket_factor", DEFAULT_BUCKET_FACTOR),
+                options.get("native_zero_threshold", DEFAULT_ZERO_THRESHOLD),
+                options.get("native_max_buckets", DEFAULT_MAX_BUCKETS),
+            )
+        bounds = check_buckets(
+            buckets if buckets is not None else (() if native else DEFAULT_BUCKETS)
+        )
+        family = super().__new__(
+            cls, *args, registry=registry, **{**options, "buckets": bounds, "native": native}
+        )
+        family._bounds_given = bounds  # __init__ takes these, not its (maybe read) arguments
+        family._native_spec = spec
+        return family
+
     @classmethod
     def _default_cell(cls, options: dict[str, Any]) -> type[HistogramCell]:
-        return histogram_cell_for(check_buckets(options.get("buckets", DEFAULT_BUCKETS)))
+        classic = histogram_cell_for(options["buckets"])  # checked by __new__
+        return native_cell_for(classic) if options["native"] else classic
 
     def __init__(
         self,
@@ -108,15 +144,26 @@ class Histogram(Family[HistogramChild], _HistogramHelpers):
         labelnames: Iterable[str] = (),
         *,
         unit: str = "",
-        buckets: Iterable[float] = DEFAULT_BUCKETS,
+        buckets: Iterable[float] | None = None,
+        native: bool = False,
+        native_bucket_factor: float = DEFAULT_BUCKET_FACTOR,
+        native_zero_threshold: float = DEFAULT_ZERO_THRESHOLD,
+        native_max_buckets: int = DEFAULT_MAX_BUCKETS,
         registry: Registrar | None = None,
     ) -> None:
-        self._bounds_given = check_buckets(buckets)
+        # __new__ has checked the buckets and native options (and read an iterator).
         self._slot_bounds = slot_bounds(self._bounds_given)
         super().__init__(name, help, labelnames, unit=unit, registry=registry)
 
+    _bounds_given: tuple[float, ...]
+    _native_spec: NativeSpec | None
+
+    def _cell_arguments(self) -> tuple[Any, ...]:
+        spec = self._native_spec
+        return (self._slot_bounds,) if spec is None else (self._slot_bounds, spec)
+
     def _init_cell_for_family(self) -> None:
-        self._init_cell(self._slot_bounds)
+        self._init_cell(*self._cell_arguments())
 
     def get(self) -> HistogramValue:
         """The snapshot of an unlabelled histogram."""
@@ -131,11 +178,25 @@ class Histogram(Family[HistogramChild], _HistogramHelpers):
         """The bucket upper bounds, ending with ``+Inf``."""
         return self._bounds_given
 
+    @property
+    def native(self) -> bool:
+        """Whether the histogram records native buckets."""
+        return self._native_spec is not None
+
     def _options(self) -> tuple[tuple[str, object], ...]:
-        return (("buckets", self._bounds_given),)
+        spec = self._native_spec
+        if spec is None:
+            return (("buckets", self._bounds_given),)
+        return (
+            ("buckets", self._bounds_given),
+            ("native", True),
+            ("native_bucket_factor", spec.bucket_factor),
+            ("native_zero_threshold", spec.zero_threshold),
+            ("native_max_buckets", spec.max_buckets),
+        )
 
     def _new_child(self, labels: tuple[str, ...]) -> HistogramChild:
-        return self._child_class(labels, self._slot_bounds)
+        return self._child_class(labels, *self._cell_arguments())
 
     def _snapshot(self) -> MetricFamily:
         return MetricFamily(
