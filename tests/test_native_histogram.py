@@ -253,3 +253,26 @@ def test_classic_histograms_have_no_native_part(registry: MetricsRegistry) -> No
     assert h.get().native is None
     (family,) = decode_families(registry.export_protobuf())
     assert not family.metric[0].histogram.HasField("schema")
+
+
+def test_exemplars_of_a_native_histogram(registry: MetricsRegistry) -> None:
+    """An exemplar recorded on a native histogram rides on its classic bucket (the ``+Inf``
+    one of a native-only histogram) and in the histogram's native ``exemplars`` field, as
+    client_golang keeps them; OpenMetrics shows it on the bucket."""
+    h = registry.histogram("traced_seconds", "Traced.", native=True)
+    h.observe(0.25, exemplar={"trace_id": "abc"})
+    h.observe(0.5)
+    (family,) = decode_families(registry.export_protobuf())
+    histogram = family.metric[0].histogram
+    (native,) = histogram.exemplars
+    assert [(p.name, p.value) for p in native.label] == [("trace_id", "abc")]
+    assert native.value == 0.25 and native.timestamp.seconds > 0
+    (bucket,) = histogram.bucket  # the +Inf bucket, written for its exemplar
+    assert bucket.upper_bound == math.inf and bucket.cumulative_count == 2
+    assert bucket.exemplar == native
+    assert histogram.schema == 3 and histogram.sample_count == 2
+    body = registry.export_openmetrics()
+    assert 'traced_seconds_bucket{le="+Inf"} 2 # {trace_id="abc"} 0.25 ' in body
+    (parsed,) = [f for f in parse_openmetrics(body) if f.name == "traced_seconds"]
+    (bucket_sample,) = [s for s in parsed.samples if s.name == "traced_seconds_bucket"]
+    assert bucket_sample.exemplar is not None and bucket_sample.exemplar.value == 0.25

@@ -32,8 +32,9 @@ The contract, where the schema leaves a choice:
   Native buckets are written when the series has them, and an empty native histogram with a
   zero threshold of 0 gets the no-op span ``positive_span {offset: 0, length: 0}`` so it is
   not read as a classic one. Deltas are written unpacked, as proto2 encoders write them.
-* Exemplars (counter and bucket; the histogram's field 16 is not used) and created
-  timestamps travel as ``google.protobuf.Timestamp``, split into seconds and nanoseconds
+* Exemplars (counter and bucket; for a histogram with native buckets, the same exemplars
+  also in the histogram's ``exemplars`` field 16, where client_golang keeps native ones)
+  and created timestamps travel as ``google.protobuf.Timestamp``, split into seconds and nanoseconds
   from the float's shortest decimal form. ``created=False`` leaves created timestamps out.
   A series' sample timestamp is ``Metric.timestamp_ms``: integer milliseconds, rounded
   down (as client_golang's ``NewMetricWithTimestamp``), written between the value field
@@ -442,6 +443,12 @@ def _histogram(
         _native(value.native, append)
     if stamps is not None and value.created is not None:
         append(stamps[value.created])
+    if value.native is not None and exemplars is not None:
+        # Native exemplars (field 16), as client_golang keeps them: the series' exemplars,
+        # which then also ride on their classic buckets above.
+        for exemplar in exemplars:
+            if exemplar is not None:
+                append(_field(b"\x82\x01", _exemplar(exemplar)))
     return b"".join(parts)
 
 
