@@ -19,8 +19,10 @@ from __future__ import annotations
 import array
 import atexit
 import base64
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,12 +34,13 @@ from typing import Any
 
 import pytest
 
-from metrics_proto import message_classes
+from metrics_proto import message_classes, split_delimited
 
 SOURCE = Path(__file__).resolve().parent / "go_oracle"
 GOPATH = "/usr/share/gocode"
+CLIENT_GOLANG = "golang-github-prometheus-client-golang-dev"
 PACKAGES = {
-    "golang-github-prometheus-client-golang-dev": "github.com/prometheus/client_golang/prometheus",
+    CLIENT_GOLANG: "github.com/prometheus/client_golang/prometheus",
     "golang-github-prometheus-client-model-dev": "github.com/prometheus/client_model/go",
 }
 DEFAULT_ZERO_THRESHOLD = 2.0**-128  # client_golang's DefNativeHistogramZeroThreshold
@@ -125,6 +128,28 @@ def _float_bytes(observations: Iterable[float]) -> bytes:
     return values.tobytes()
 
 
+def _request(
+    observations: Iterable[float],
+    *,
+    factor: float,
+    zero_threshold: float,
+    max_buckets: int = 0,
+    max_zero_threshold: float = 0.0,
+    classic_buckets: Iterable[float] = (),
+    separately: bool = False,
+) -> dict[str, Any]:
+    return {
+        "factor": factor,
+        "zero_threshold": zero_threshold,
+        "max_buckets": max_buckets,
+        "min_reset_duration_ns": 0,
+        "max_zero_threshold": max_zero_threshold,
+        "classic_buckets": list(classic_buckets),
+        "observations_f64le": base64.b64encode(_float_bytes(observations)).decode("ascii"),
+        "separately": separately,
+    }
+
+
 def client_golang_metric(
     observations: Iterable[float],
     *,
@@ -143,21 +168,25 @@ def client_golang_metric(
     ``NativeHistogramMaxZeroThreshold`` and ``Buckets``; ``NativeHistogramMinResetDuration``
     is always 0 (never reset).
     """
-    request = {
-        "factor": factor,
-        "zero_threshold": zero_threshold,
-        "max_buckets": max_buckets,
-        "min_reset_duration_ns": 0,
-        "max_zero_threshold": max_zero_threshold,
-        "classic_buckets": list(classic_buckets),
-        "observations_f64le": base64.b64encode(_float_bytes(observations)).decode("ascii"),
-    }
-    return run_request(request)
+    request = _request(
+        observations,
+        factor=factor,
+        zero_threshold=zero_threshold,
+        max_buckets=max_buckets,
+        max_zero_threshold=max_zero_threshold,
+        classic_buckets=classic_buckets,
+    )
+    return _decode_metric(_run(request))
 
 
 def run_request(request: dict[str, Any]) -> Any:
     """Run the oracle on one JSON request (see ``tests/go_oracle/main.go``) and return the
-    decoded ``Metric``."""
+    decoded ``Metric``, or the list of them with ``"separately": true``."""
+    data = _run(request)
+    return _decode_all(data) if request.get("separately") else _decode_metric(data)
+
+
+def _run(request: dict[str, Any]) -> bytes:
     body = json.dumps(request, allow_nan=False).encode()
     result = subprocess.run(
         [str(oracle_binary())], input=body, capture_output=True, timeout=RUN_TIMEOUT, check=False
@@ -167,9 +196,68 @@ def run_request(request: dict[str, Any]) -> Any:
             f"the client_golang oracle failed (exit status {result.returncode}):"
             f" {result.stderr.decode(errors='replace')}"
         )
+    return result.stdout
+
+
+def _decode_metric(data: bytes) -> Any:
     metric = message_classes()["Metric"]()
-    metric.ParseFromString(result.stdout)
+    metric.ParseFromString(data)
     return metric
+
+
+def _decode_all(data: bytes) -> list[Any]:
+    return [_decode_metric(chunk) for chunk in split_delimited(data)]
+
+
+def client_golang_buckets_of(
+    values: Iterable[float],
+    *,
+    factor: float = 1.1,
+    zero_threshold: float = DEFAULT_ZERO_THRESHOLD,
+) -> list[tuple[str, int | None]]:
+    """Where client_golang puts each value, observed alone in a fresh histogram (one run of
+    the oracle for all of them): ``("positive", i)``, ``("negative", i)``, ``("zero", None)``,
+    or ``("none", None)`` for NaN."""
+    values = list(values)
+    request = _request(values, factor=factor, zero_threshold=zero_threshold, separately=True)
+    metrics = _decode_all(_run(request))
+    assert len(metrics) == len(values)
+    places: list[tuple[str, int | None]] = []
+    for metric in metrics:
+        h = metric.histogram
+        positive, negative = native_buckets(h)
+        if h.zero_count:
+            places.append(("zero", None))
+        elif positive:
+            ((index, _),) = positive.items()
+            places.append(("positive", index))
+        elif negative:
+            ((index, _),) = negative.items()
+            places.append(("negative", index))
+        else:
+            places.append(("none", None))
+    return places
+
+
+@functools.cache
+def client_golang_bounds() -> dict[int, tuple[float, ...]]:
+    """client_golang's ``nativeHistogramBounds``, read from Debian's source: schema (0..8) ->
+    the fractions in [0.5, 1) that it compares a value's ``frexp`` fraction with. They are
+    float literals, often not the float nearest the real bound ``0.5 * 2**(k / 2**s)``, and
+    client_golang's buckets follow them, not the real numbers: at schema ``s > 0`` the bucket
+    of ``v = f * 2**e`` (``math.frexp``) is the first ``k`` with ``bounds[s][k] >= f``, plus
+    ``(e - 1) * 2**s``."""
+    source = (Path(GOPATH) / "src" / PACKAGES[CLIENT_GOLANG] / "histogram.go").read_text()
+    start = source.index("var nativeHistogramBounds = [][]float64{")
+    table = source[start : source.index("\n}\n", start)]
+    parts = re.split(r'// Schema "?(\d+)"?:', table)[1:]
+    bounds = {
+        int(schema): tuple(float(x) for x in re.findall(r"\d+\.\d+(?:e[+-]?\d+)?", text))
+        for schema, text in zip(parts[::2], parts[1::2], strict=True)
+    }
+    assert sorted(bounds) == list(range(9))
+    assert all(len(bounds[s]) == 2**s and bounds[s][0] == 0.5 for s in bounds)
+    return bounds
 
 
 def client_golang_histogram(

@@ -7,6 +7,7 @@ mirrored for negative ones; ``|v| <= zero_threshold`` counts in the zero bucket.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from fractions import Fraction
@@ -16,6 +17,8 @@ import pytest
 from client_golang import (
     DEFAULT_ZERO_THRESHOLD,
     bucket_counts,
+    client_golang_bounds,
+    client_golang_buckets_of,
     client_golang_histogram,
     client_golang_metric,
     native_buckets,
@@ -51,6 +54,17 @@ def test_schema_from_factor(factor: float, schema: int) -> None:
     assert h.zero_threshold == DEFAULT_ZERO_THRESHOLD == 2.938735877055719e-39
     assert list(h.positive_span) == list(h.negative_span) == []
     assert list(h.bucket) == []  # native only: no classic buckets at all
+
+
+def test_schema_from_factors_on_the_boundaries() -> None:
+    # The factor 2**(2**-s) is exactly schema s's growth factor, but pickSchema computes
+    # floor(log2(log2(factor))) with Go's math.Log2 and the rounded float of 2**(2**-s), so
+    # several land one schema finer. Python's math.log2 differs from Go's in the last bit: at
+    # s=5 it would give schema 6.
+    factors = [2.0 ** (2.0**-s) for s in range(-4, 9)]
+    schemas = [client_golang_histogram([], factor=f).schema for f in factors]
+    assert schemas == [-4, -3, -2, -1, 0, 1, 3, 3, 5, 5, 6, 8, 8]
+    assert -math.floor(math.log2(math.log2(factors[5 + 4]))) == 6
 
 
 def test_powers_of_two_at_schema_0() -> None:
@@ -111,17 +125,59 @@ def test_bucket_index_at_schema_3(value: float, index: int) -> None:
     assert native_buckets(h) == ({index: 1}, {})
 
 
-def test_a_bound_rounded_up_is_still_inclusive() -> None:
-    # client_golang compares with a table of float bounds: the nearest float to each
-    # 2**(i/2**s). The nearest float to 2**(1/8) lies above the real number, so by the
-    # real-number definition it belongs to bucket 2; client_golang puts it in bucket 1, and
-    # only the next float up in bucket 2. "Same histogram as client_golang" means these bounds.
-    bound = 2.0 ** (1 / 8)
-    assert bound.hex() == "0x1.172b83c7d517bp+0"
-    assert Fraction(bound) ** 8 > 2  # above the true bound
-    h = client_golang_histogram([bound, math.nextafter(bound, INF)], factor=1.1)
-    assert h.schema == 3
-    assert native_buckets(h) == ({1: 1, 2: 1}, {})
+def above_real_bound(f: float, schema: int, k: int) -> bool:
+    """Whether the fraction ``f`` exceeds the real number ``0.5 * 2**(k / 2**schema)``,
+    decided exactly (``f**(2**s)`` against ``2**(k - 2**s)``)."""
+    n = 2**schema
+    return Fraction(f) ** n > Fraction(2) ** (k - n)
+
+
+def table_bucket(value: float, schema: int) -> int:
+    """client_golang's bucket of a positive finite value at a positive schema: by its table."""
+    fraction, exponent = math.frexp(value)
+    return bisect.bisect_left(client_golang_bounds()[schema], fraction) + (exponent - 1) * 2**schema
+
+
+def test_client_golang_buckets_follow_its_table_not_the_real_bounds() -> None:
+    # The nearest float to 2**(1/8) lies above the real number, so by the real-number
+    # definition it belongs to bucket 2 at schema 3; client_golang's table holds that float as
+    # bound 1, and puts it in bucket 1. 2**0.75 (nearest float, below the real number) belongs
+    # to bucket 3 at schema 2, but the table's bound is one float lower: bucket 4.
+    assert above_real_bound(2.0 ** (1 / 8) / 2, 3, 1)
+    assert client_golang_bounds()[3][1] == 2.0 ** (1 / 8) / 2
+    assert not above_real_bound(2.0**0.75 / 2, 2, 3)
+    assert client_golang_bounds()[2][3] == math.nextafter(2.0**0.75 / 2, 0.0)
+    assert client_golang_buckets_of([2.0 ** (1 / 8)], factor=1.1) == [("positive", 1)]
+    assert client_golang_buckets_of([2.0**0.75], factor=1.2) == [("positive", 4)]
+
+    # Over the whole table: the entries where some float lands in another bucket than the
+    # real-number definition says (the table value above the real bound, or a float between
+    # the table value and the real bound below it).
+    differing = []
+    for schema, bounds in client_golang_bounds().items():
+        for k, t in enumerate(bounds[1:], start=1):
+            if above_real_bound(t, schema, k):
+                differing.append((schema, k))  # t itself lands one bucket low
+            elif not above_real_bound(math.nextafter(t, 1.0), schema, k):
+                differing.append((schema, k))  # the floats above t up to the bound: one high
+    assert len(differing) == 253  # of 511 entries; none at schemas 0 and 1
+    assert {schema for schema, _ in differing} == set(range(2, 9))
+
+
+@pytest.mark.parametrize("schema", range(1, 9))
+def test_every_table_bound_and_its_neighbours(schema: int) -> None:
+    # Each bound (scaled into three binades), the floats either side of it, and the float
+    # nearest the real bound land where client_golang's table says.
+    values = []
+    for k, t in enumerate(client_golang_bounds()[schema]):
+        nearest = 2.0 ** (k / 2**schema) / 2
+        for f in {t, math.nextafter(t, 0), math.nextafter(t, 1), nearest}:
+            values += [f * 2.0, f * 2.0**-600, f * 2.0**900]
+    factor = 2.0 ** (1.5 * 2.0**-schema)  # well inside the range of factors of schema
+    places = client_golang_buckets_of(values, factor=factor, zero_threshold=-1.0)
+    assert places == [("positive", table_bucket(v, schema)) for v in values]
+    negatives = client_golang_buckets_of([-v for v in values], factor=factor, zero_threshold=-1.0)
+    assert negatives == [("negative", table_bucket(v, schema)) for v in values]
 
 
 def test_zero_bucket() -> None:

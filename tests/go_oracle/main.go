@@ -12,7 +12,8 @@
 //	  "max_zero_threshold": 0,         // NativeHistogramMaxZeroThreshold
 //	  "classic_buckets": [0.1, 1],     // Buckets (empty or absent: none with native buckets)
 //	  "observations": [1, "+Inf", "0x1p-1074", "0.1"],
-//	  "observations_f64le": "base64..." // more observations, as little-endian IEEE 754 doubles
+//	  "observations_f64le": "base64...", // more observations, as little-endian IEEE 754 doubles
+//	  "separately": false              // true: one fresh histogram per observation
 //	}
 //
 // Each element of "observations" is a JSON number or a string that strconv.ParseFloat reads
@@ -21,7 +22,9 @@
 //
 // It writes the resulting io.prometheus.client.Metric to standard output as raw protobuf bytes
 // (not length-delimited), and exits with status 0; on a bad request it prints the reason on
-// standard error and exits with status 2.
+// standard error and exits with status 2. With "separately", each observation goes into a
+// histogram of its own, and the Metric of each, in order, is written length-delimited (a
+// varint length before each message), as in the protobuf exposition format.
 package main
 
 import (
@@ -49,6 +52,7 @@ type request struct {
 	ClassicBuckets     []float64         `json:"classic_buckets"`
 	Observations       []json.RawMessage `json:"observations"`
 	ObservationsF64LE  string            `json:"observations_f64le"`
+	Separately         bool              `json:"separately"`
 }
 
 func fail(format string, args ...interface{}) {
@@ -94,6 +98,23 @@ func main() {
 		values = append(values, math.Float64frombits(binary.LittleEndian.Uint64(packed[i:i+8])))
 	}
 
+	var out []byte
+	if req.Separately {
+		for _, v := range values {
+			m := record(&req, []float64{v})
+			out = binary.AppendUvarint(out, uint64(len(m)))
+			out = append(out, m...)
+		}
+	} else {
+		out = record(&req, values)
+	}
+	if _, err := os.Stdout.Write(out); err != nil {
+		fail("writing standard output: %v", err)
+	}
+}
+
+// record observes values, in order, in a new histogram and returns its Write() as protobuf.
+func record(req *request, values []float64) []byte {
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:                            "oracle",
 		Help:                            "client_golang's histogram, as the oracle of the tests.",
@@ -115,7 +136,5 @@ func main() {
 	if err != nil {
 		fail("marshal: %v", err)
 	}
-	if _, err := os.Stdout.Write(out); err != nil {
-		fail("writing standard output: %v", err)
-	}
+	return out
 }
