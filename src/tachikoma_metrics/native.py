@@ -22,11 +22,12 @@ of the first table bound ``>= frac`` plus ``(exp - 1) * 2^s``; for ``s <= 0`` it
 (``exp - 1`` when ``frac == 0.5``, an exact power of two) divided by ``2^-s`` rounding up.
 Exact powers of two therefore land exactly on the bucket they bound.
 
-The table for ``s > 0`` is client_golang's ``nativeHistogramBounds``, bit for bit. Its
-entries at irrational bounds are not all correctly rounded (many are 1 to 4 units in the
-last place below ``2^(j/2^s - 1)``, two are one unit above), so for the few floats between
-a table entry and the true bound client_golang, and this module, put the value one bucket
-away from the mathematical definition. Being identical to client_golang is the contract
+The table for ``s > 0`` is client_golang's ``nativeHistogramBounds``, bit for bit (the
+schema-8 table holds every other schema's bounds). Its entries are not all correctly
+rounded: of the 256 at schema 8, 176 are 1 to 4 units in the last place below the correctly
+rounded ``2^(j/256 - 1)`` and 2 are one unit above. For the few floats between a table
+entry and the true bound, client_golang, and so this module, put the value one bucket away
+from the mathematical definition. Being identical to client_golang is the contract
 here; ``definition_deviations`` lists those floats (see the tests).
 
 For ``s < 0`` the key follows the definition (client_golang >= 1.16). client_golang 1.14
@@ -351,8 +352,9 @@ class NativeState:
     """One native histogram's buckets, count and sum, recorded as client_golang records them
     (with no reset duration and no zero-threshold widening configured).
 
-    Not thread-safe: the owner serialises ``add`` and ``snapshot`` (a lock, or one state
-    per writer merged by a reader that accepts the merge rules).
+    Not thread-safe: the owner serialises ``add``, ``halve_resolution`` and ``snapshot``
+    (one lock per series, say). One state per writer thread, merged on read, would not give
+    client_golang's result: its bucket limit counts the buckets of the whole series.
 
     ``zero_threshold`` (>= 0, may be +Inf): ``|v| <= zero_threshold`` counts in the zero
     bucket (0 makes a zero-width zero bucket: only zeros). ``max_buckets`` (>= 1): after an
