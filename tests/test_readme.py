@@ -54,6 +54,7 @@ def test_other_types_example_runs_after_the_quickstart() -> None:
     assert "# TYPE tachikoma_llm_latency_seconds summary\n" in text
     assert 'tachikoma_llm_latency_seconds{provider="anthropic",quantile="0.5"} 0.4' in text
     assert 'tachikoma_build_info{version="1.2.3"} 1.0\n' in text
+    assert 'tachikoma_upstream_seconds_bucket{le="+Inf"} 1\n' in text
     assert "# TYPE tachikoma_mission_state stateset\n" in text
     assert 'tachikoma_mission_state{tachikoma_mission_state="running"} 1.0\n' in text
     assert "tachikoma_queue_depth 2.0\n" in text
