@@ -1,6 +1,6 @@
 """Native (sparse exponential) histogram buckets, computed exactly as client_golang does.
 
-Pure and single-threaded: no instrument uses this module yet. What is here:
+Pure and single-threaded (``values_native`` serialises it per series). What is here:
 
 * ``pick_schema(factor)``: the schema for a bucket growth factor, as client_golang's
   ``pickSchema`` computes it (including its floating-point behaviour near the boundaries).
@@ -9,6 +9,10 @@ Pure and single-threaded: no instrument uses this module yet. What is here:
 * ``NativeState``: zero bucket, positive and negative bucket counts, count and sum, with
   client_golang's bucket limit (halve the resolution once when an observation leaves more
   than ``max_buckets`` buckets populated); ``snapshot()`` gives a ``model.NativeBuckets``.
+* ``PackedState``: the same buckets in compact storage (sorted ``array``s of keys and
+  counts), recording a whole batch of observations at once, with exactly the result
+  ``NativeState`` gives for the same values added one by one in the same order (see its
+  docstring for how, and ``bucket_runs`` for the bulk bucket count).
 * ``encode_spans`` / ``decode_spans``: the protobuf's spans and delta-encoded counts.
 
 The bucket definition (Prometheus): at schema ``s`` (-4..8) the growth factor is
@@ -43,7 +47,8 @@ same key among the negative buckets, as client_golang does.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from numbers import Real
 
@@ -55,7 +60,9 @@ __all__ = [
     "MAX_SCHEMA",
     "MIN_SCHEMA",
     "NativeState",
+    "PackedState",
     "bucket_key",
+    "bucket_runs",
     "decode_spans",
     "definition_deviations",
     "encode_spans",
@@ -242,12 +249,19 @@ def encode_spans(
     minus the previous bucket's (the first against 0). Buckets with count 0 are encoded like
     any other. No buckets: no spans, no deltas.
     """
+    ordered = sorted(buckets)
+    return _encode_sorted(ordered, [buckets[key] for key in ordered])
+
+
+def _encode_sorted(
+    keys: Sequence[int], counts: Sequence[int]
+) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
+    """``encode_spans`` of the buckets ``keys[i] -> counts[i]``, keys ascending."""
     spans: list[list[int]] = []
     deltas: list[int] = []
     previous = 0
     next_key = 0
-    for key in sorted(buckets):
-        count = buckets[key]
+    for key, count in zip(keys, counts, strict=True):
         gap = key - next_key
         if not spans or gap > 2:
             spans.append([gap, 0])
@@ -470,3 +484,235 @@ def _halved(buckets: dict[int, int]) -> dict[int, int]:
         wider = (key + 1) >> 1  # ceil(key / 2) at every sign
         merged[wider] = merged.get(wider, 0) + count
     return merged
+
+
+# -- batches --------------------------------------------------------------------------------
+#
+# Recording one observation at a time costs a frexp, a table search and a dict update per
+# value. A batch sorted first costs that once per distinct bucket: the bucket's inclusive
+# upper bound, computed exactly, gives the end of its run of values by one bisection.
+
+_MIN_NORMAL = 2.2250738585072014e-308  # 2^-1022
+
+
+def _upper(key: int, schema: int) -> float | None:
+    """The largest float whose key at ``schema`` is ``key`` (a key of a finite value > 0),
+    or ``None`` where that bound would not be exact (a subnormal table bound).
+
+    Schema ``s > 0``: with ``key = j + q * 2^s`` (``0 <= j < 2^s``) the values are
+    ``frac * 2^(q+1)`` with ``bounds[j-1] < frac <= bounds[j]`` for ``j > 0``: the bound is
+    ``bounds[j] * 2^(q+1)``, exact while it is a normal float; for ``j == 0`` they are
+    ``2^q`` itself and the floats just below it (``frac > bounds[-1]`` one binade lower):
+    the bound is ``2^q``, the largest float for ``q == 1024``. Schema ``s <= 0``: key ``k``
+    holds ``(2^((k-1)w), 2^(kw)]`` with ``w = 2^-s``; ``kw >= -1074`` for every key a float
+    has, so the bound is exact, and the largest float for ``kw >= 1024``.
+    """
+    if schema > 0:
+        j = key & ((1 << schema) - 1)
+        q = key >> schema
+        if j == 0:
+            return _MAX_FLOAT if q >= 1024 else math.ldexp(1.0, q)
+        if q < -1022:
+            return None
+        return math.ldexp(_BOUNDS[schema][j], q + 1)
+    top = key << -schema
+    return _MAX_FLOAT if top >= 1024 else math.ldexp(1.0, top)
+
+
+def bucket_runs(
+    values: Sequence[float], low: int, high: int, schema: int
+) -> tuple[list[int], list[int]]:
+    """Keys (ascending) and counts of the buckets holding ``values[low:high]`` at
+    ``schema``: the values sorted ascending, all ``> 0`` (``+Inf`` allowed, at the end).
+
+    The same keys ``bucket_key`` gives value by value: one key computation per distinct
+    bucket, whose values are then counted by bisecting at its exact upper bound
+    (``_upper``); where that bound is not exact (subnormal values at schemas > 0) the run
+    is found value by value.
+    """
+    keys: list[int] = []
+    counts: list[int] = []
+    end = bisect_left(values, math.inf, low, high)
+    bounds = _BOUNDS[schema] if schema > 0 else ()
+    shift = -schema
+    index = low
+    while index < end:
+        frac, exp = math.frexp(values[index])
+        if schema > 0:
+            key = bisect_left(bounds, frac) + ((exp - 1) << schema)
+        else:
+            if frac == 0.5:
+                exp -= 1
+            key = (exp + (1 << shift) - 1) >> shift
+        upper = _upper(key, schema)
+        if upper is None:
+            after = index + 1
+            while after < end and _key(values[after], schema) == key:
+                after += 1
+        else:
+            after = bisect_right(values, upper, index + 1, end)
+        keys.append(key)
+        counts.append(after - index)
+        index = after
+    if end < high:
+        keys.append(_inf_key(schema))
+        counts.append(high - end)
+    return keys, counts
+
+
+def _merge_plan(keys: array[int], added: list[int]) -> tuple[list[int], int]:
+    """Where each of ``added`` (ascending keys) goes in ``keys`` (sorted): its index, and
+    how many of them are not in ``keys`` yet."""
+    places = []
+    new = 0
+    size = len(keys)
+    for key in added:
+        place = bisect_left(keys, key)
+        places.append(place)
+        if place == size or keys[place] != key:
+            new += 1
+    return places, new
+
+
+def _merge(
+    keys: array[int], counts: array[int], added: list[int], more: list[int], places: list[int]
+) -> None:
+    """Add ``more[i]`` to bucket ``added[i]``, inserting it at ``places[i]`` if new; from the
+    highest down, so that the places found before any insertion stay right."""
+    for i in range(len(added) - 1, -1, -1):
+        place = places[i]
+        key = added[i]
+        if place < len(keys) and keys[place] == key:
+            counts[place] += more[i]
+        else:
+            keys.insert(place, key)
+            counts.insert(place, more[i])
+
+
+def _packed(buckets: Mapping[int, int]) -> tuple[array[int], array[int]]:
+    ordered = sorted(buckets)
+    return array("i", ordered), array("q", [buckets[key] for key in ordered])
+
+
+class PackedState:
+    """``NativeState``'s buckets (not its count and sum) in compact storage, recorded a
+    batch at a time, with exactly the result of ``NativeState.add`` value by value.
+
+    Each side is two ``array``s, keys (``int32``: every key of every schema fits) and
+    counts (``int64``), sorted by key: about 12 bytes a populated bucket, where a dict
+    takes about 50. Not thread-safe: the owner serialises every call.
+
+    ``add_batch(values, ordered)`` takes the values in the order they were observed and
+    the same values sorted. The zero bucket and both sides are counted in bulk on the
+    sorted copy (``bucket_runs``). The bucket limit makes order matter: client_golang
+    halves the resolution after the observation that leaves more than ``max_buckets``
+    buckets populated, and after each later one while still over. Within a batch recorded
+    at one schema the populated count only grows, so if it is within the limit before the
+    batch and still within it after, no observation of the batch would have halved and
+    the bulk result is exact; otherwise (and only then) the batch is replayed value by
+    value, in its order, through ``NativeState.add``. At schema -4 nothing halves: bulk.
+    """
+
+    __slots__ = (
+        "max_buckets",
+        "negative_counts",
+        "negative_keys",
+        "positive_counts",
+        "positive_keys",
+        "schema",
+        "zero_count",
+        "zero_threshold",
+    )
+
+    schema: int
+    zero_threshold: float
+    max_buckets: int
+    zero_count: int
+    positive_keys: array[int]
+    positive_counts: array[int]
+    negative_keys: array[int]
+    negative_counts: array[int]
+
+    def __init__(
+        self,
+        schema: int = 3,
+        zero_threshold: float = DEFAULT_ZERO_THRESHOLD,
+        max_buckets: int = DEFAULT_MAX_BUCKETS,
+    ) -> None:
+        """Same arguments and checks as ``NativeState``."""
+        checked = NativeState(schema, zero_threshold, max_buckets)
+        self.schema = checked.schema
+        self.zero_threshold = checked.zero_threshold
+        self.max_buckets = checked.max_buckets
+        self.zero_count = 0
+        self.positive_keys, self.positive_counts = array("i"), array("q")
+        self.negative_keys, self.negative_counts = array("i"), array("q")
+
+    def populated(self) -> int:
+        """How many buckets are populated, positive and negative together."""
+        return len(self.positive_keys) + len(self.negative_keys)
+
+    def add_batch(self, values: Sequence[float], ordered: Sequence[float]) -> None:
+        """Record ``values`` (plain floats, no NaN, in observation order); ``ordered`` is
+        ``sorted(values)``."""
+        size = len(ordered)
+        if not size:
+            return
+        threshold = self.zero_threshold
+        schema = self.schema
+        if threshold >= _MAX_FLOAT:  # +-Inf count as +-MaxFloat64: all in the zero bucket
+            self.zero_count += size
+            return
+        negative_end = bisect_left(ordered, -threshold)
+        positive_start = bisect_right(ordered, threshold, negative_end)
+        positive = bucket_runs(ordered, positive_start, size, schema)
+        if negative_end:
+            mirrored = [-value for value in reversed(ordered[:negative_end])]
+            negative = bucket_runs(mirrored, 0, negative_end, schema)
+        else:
+            negative = ([], [])
+        positive_places, positive_new = _merge_plan(self.positive_keys, positive[0])
+        negative_places, negative_new = _merge_plan(self.negative_keys, negative[0])
+        limit = self.max_buckets
+        if schema > MIN_SCHEMA and (
+            self.populated() > limit or self.populated() + positive_new + negative_new > limit
+        ):
+            self._replay(values)
+            return
+        self.zero_count += positive_start - negative_end
+        _merge(self.positive_keys, self.positive_counts, *positive, positive_places)
+        _merge(self.negative_keys, self.negative_counts, *negative, negative_places)
+
+    def _replay(self, values: Sequence[float]) -> None:
+        state = self.unpacked()
+        add = state.add
+        for value in values:
+            add(value)
+        self.schema = state.schema
+        self.zero_count = state.zero_count
+        self.positive_keys, self.positive_counts = _packed(state.positive)
+        self.negative_keys, self.negative_counts = _packed(state.negative)
+
+    def unpacked(self) -> NativeState:
+        """A ``NativeState`` with these buckets (its count and sum: those of the buckets
+        and 0.0, as this state keeps neither)."""
+        state = NativeState(self.schema, self.zero_threshold, self.max_buckets)
+        state.zero_count = self.zero_count
+        state.positive = dict(zip(self.positive_keys, self.positive_counts, strict=True))
+        state.negative = dict(zip(self.negative_keys, self.negative_counts, strict=True))
+        state.count = self.zero_count + sum(self.positive_counts) + sum(self.negative_counts)
+        return state
+
+    def snapshot(self) -> NativeBuckets:
+        """As ``NativeState.snapshot``."""
+        positive_spans, positive_deltas = _encode_sorted(self.positive_keys, self.positive_counts)
+        negative_spans, negative_deltas = _encode_sorted(self.negative_keys, self.negative_counts)
+        return NativeBuckets(
+            self.schema,
+            self.zero_threshold,
+            self.zero_count,
+            positive_spans,
+            positive_deltas,
+            negative_spans,
+            negative_deltas,
+        )
