@@ -28,6 +28,7 @@ from tachikoma_metrics.native import (
     bucket_key,
     bucket_runs,
     decode_spans,
+    dense_runs,
     schema_bounds,
 )
 from tachikoma_metrics.values_native import FLUSH_AT
@@ -97,6 +98,33 @@ def test_bucket_runs_count_as_bucket_key_does(schema: int) -> None:
     values = sorted(_random_positive(rng) for _ in range(50))
     keys, counts = bucket_runs(values, 10, 40, schema)
     assert sum(counts) == 30 and keys == sorted({bucket_key(v, schema) for v in values[10:40]})
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_dense_runs_count_as_bucket_key_does(schema: int) -> None:
+    """Every bucket from the first value's to the last one's, empty ones included, or
+    ``None`` (too sparse, or subnormal bounds at schemas > 0)."""
+    rng = random.Random(3000 + schema)
+    answered = 0
+    for trial in range(300):
+        size = rng.choice([1, 2, 30, 256])
+        if trial % 3 == 0:
+            values = sorted(_random_positive(rng) for _ in range(size))
+        else:
+            centre = math.ldexp(1.0, rng.randrange(-1070, 1020))
+            values = sorted(
+                min(centre * rng.lognormvariate(0, 0.5), MAX_FLOAT) for _ in range(size)
+            )
+        low = rng.randrange(size)
+        got = dense_runs(values, low, size, schema)
+        if got is None:
+            continue
+        answered += 1
+        first, sizes = got
+        keys = [bucket_key(v, schema) for v in values[low:]]
+        assert first == keys[0] and first + len(sizes) - 1 == keys[-1]
+        assert sizes == [keys.count(first + i) for i in range(len(sizes))]
+    assert answered > 100
 
 
 def _random_value(rng: random.Random, spread: float) -> float:

@@ -49,8 +49,11 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from itertools import chain, compress, islice, repeat
 from numbers import Real
+from operator import add, sub
 
 from .model import NativeBuckets
 
@@ -63,6 +66,7 @@ __all__ = [
     "PackedState",
     "bucket_key",
     "bucket_runs",
+    "dense_runs",
     "decode_spans",
     "definition_deviations",
     "encode_spans",
@@ -519,6 +523,20 @@ def _upper(key: int, schema: int) -> float | None:
     return _MAX_FLOAT if top >= 1024 else math.ldexp(1.0, top)
 
 
+# A group of buckets is counted with one bisection per bound when it holds at least one
+# value per _DENSE bounds (else bucket by bucket, one key computation each).
+_DENSE = 4
+
+
+@lru_cache(maxsize=256)
+def _group_uppers(schema: int, group: int) -> tuple[float, ...]:
+    """The upper bounds of the buckets ``group * 2^s + j`` (``j`` from 0 to ``2^s - 1``)
+    at ``schema`` > 0: ``2^group`` for ``j = 0``, ``bounds[j] * 2^(group+1)`` after (see
+    ``_upper``); exact for ``-1022 <= group <= 1023``. Shared by every series."""
+    scaled = tuple(map(math.ldexp, _BOUNDS[schema], repeat(group + 1)))
+    return (math.ldexp(1.0, group), *scaled[1:])
+
+
 def bucket_runs(
     values: Sequence[float], low: int, high: int, schema: int
 ) -> tuple[list[int], list[int]]:
@@ -526,67 +544,156 @@ def bucket_runs(
     ``schema``: the values sorted ascending, all ``> 0`` (``+Inf`` allowed, at the end).
 
     The same keys ``bucket_key`` gives value by value: one key computation per distinct
-    bucket, whose values are then counted by bisecting at its exact upper bound
-    (``_upper``); where that bound is not exact (subnormal values at schemas > 0) the run
-    is found value by value.
+    bucket, whose values are then counted by bisecting at its exact upper bound (see
+    ``_upper``; computed here from the ``frexp`` already at hand); where that bound is not
+    exact (subnormal values at schemas > 0) the run is found value by value.
     """
     keys: list[int] = []
     counts: list[int] = []
     end = bisect_left(values, math.inf, low, high)
-    bounds = _BOUNDS[schema] if schema > 0 else ()
-    shift = -schema
     index = low
-    while index < end:
-        frac, exp = math.frexp(values[index])
-        if schema > 0:
-            key = bisect_left(bounds, frac) + ((exp - 1) << schema)
-        else:
+    frexp = math.frexp
+    ldexp = math.ldexp
+    if schema > 0:
+        bounds = _BOUNDS[schema]
+        top = 1 << schema
+        while index < end:
+            value = values[index]
+            frac, exp = frexp(value)
+            j = bisect_left(bounds, frac)
+            group = exp if j == top else exp - 1
+            if -1022 <= group <= 1023:
+                # Every bucket of this group of 2^s (one per table bound) at once, when
+                # the group holds values enough: one bisection per bound, in C.
+                first = 0 if j == top else j
+                group_end = bisect_right(values, _group_uppers(schema, group)[-1], index, end)
+                if (group_end - index) * _DENSE >= top - first:
+                    ends = list(
+                        map(
+                            bisect_right,
+                            repeat(values),
+                            islice(_group_uppers(schema, group), first, None),
+                            repeat(index),
+                            repeat(group_end),
+                        )
+                    )
+                    sizes = list(map(sub, ends, chain((index,), ends)))
+                    base = group << schema
+                    keys.extend(compress(range(base + first, base + top), sizes))
+                    counts.extend(filter(None, sizes))
+                    index = group_end
+                    continue
+            if j == 0:  # frac == 0.5: an exact power of two, the top of its bucket
+                key = (exp - 1) << schema
+                upper: float | None = value
+            elif j == top:  # above the last bound: the bucket up to 2^exp
+                key = exp << schema
+                upper = ldexp(1.0, exp) if exp < 1024 else _MAX_FLOAT
+            else:
+                key = j + ((exp - 1) << schema)
+                upper = ldexp(bounds[j], exp) if exp > -1021 else None
+            if upper is None:
+                after = index + 1
+                while after < end and _key(values[after], schema) == key:
+                    after += 1
+            else:
+                after = bisect_right(values, upper, index + 1, end)
+            keys.append(key)
+            counts.append(after - index)
+            index = after
+    else:
+        shift = -schema
+        while index < end:
+            frac, exp = frexp(values[index])
             if frac == 0.5:
                 exp -= 1
             key = (exp + (1 << shift) - 1) >> shift
-        upper = _upper(key, schema)
-        if upper is None:
-            after = index + 1
-            while after < end and _key(values[after], schema) == key:
-                after += 1
-        else:
+            power = key << shift
+            upper = ldexp(1.0, power) if power < 1024 else _MAX_FLOAT
             after = bisect_right(values, upper, index + 1, end)
-        keys.append(key)
-        counts.append(after - index)
-        index = after
+            keys.append(key)
+            counts.append(after - index)
+            index = after
     if end < high:
         keys.append(_inf_key(schema))
         counts.append(high - end)
     return keys, counts
 
 
-def _merge_plan(keys: array[int], added: list[int]) -> tuple[list[int], int]:
-    """Where each of ``added`` (ascending keys) goes in ``keys`` (sorted): its index, and
-    how many of them are not in ``keys`` yet."""
-    places = []
-    new = 0
-    size = len(keys)
-    for key in added:
-        place = bisect_left(keys, key)
-        places.append(place)
-        if place == size or keys[place] != key:
-            new += 1
-    return places, new
+def dense_runs(
+    values: Sequence[float], low: int, high: int, schema: int
+) -> tuple[int, list[int]] | None:
+    """``(first_key, sizes)``: how many of ``values[low:high]`` (sorted ascending, finite,
+    ``> 0``, at least one) each bucket from ``first_key`` to the last value's holds, zeros
+    included; one bisection per bucket bound, all in C. ``None`` where that would not pay
+    (many more buckets in the range than values) or the bounds would not be exact
+    (subnormal values at schemas > 0): ``bucket_runs`` then."""
+    first = _key(values[low], schema)
+    last = _key(values[high - 1], schema)
+    width = last - first + 1
+    if width > 4 * (high - low) + 16:
+        return None
+    uppers: Iterable[float]
+    if schema > 0:
+        if first >> schema < -1022:
+            return None
+        groups = map(_group_uppers, repeat(schema), range(first >> schema, (last >> schema) + 1))
+        start = first & ((1 << schema) - 1)
+        uppers = islice(chain.from_iterable(groups), start, start + width - 1)
+    else:
+        step = 1 << -schema
+        uppers = map(math.ldexp, repeat(1.0), range(first * step, last * step, step))
+    ends = list(map(bisect_right, repeat(values), uppers, repeat(low), repeat(high)))
+    ends.append(high)
+    return first, list(map(sub, ends, chain((low,), ends)))
 
 
-def _merge(
-    keys: array[int], counts: array[int], added: list[int], more: list[int], places: list[int]
-) -> None:
-    """Add ``more[i]`` to bucket ``added[i]``, inserting it at ``places[i]`` if new; from the
-    highest down, so that the places found before any insertion stay right."""
-    for i in range(len(added) - 1, -1, -1):
-        place = places[i]
-        key = added[i]
-        if place < len(keys) and keys[place] == key:
-            counts[place] += more[i]
-        else:
-            keys.insert(place, key)
-            counts.insert(place, more[i])
+def _side_plan(
+    values: Sequence[float], low: int, high: int, schema: int, keys: array[int]
+) -> tuple[int, list[int], list[int], int]:
+    """How to add ``values[low:high]`` (sorted, ``> 0``, ``+Inf`` allowed at the end) to a
+    side whose populated keys are ``keys``: ``(place, sizes, [], 0)`` when the batch's
+    buckets are a run of consecutive populated keys starting at ``keys[place]`` (add
+    ``sizes`` there), else ``(-1, batch_keys, batch_counts, how_many_new)``."""
+    end = bisect_left(values, math.inf, low, high)
+    dense = dense_runs(values, low, end, schema) if end > low else None
+    if dense is None:
+        added, more = bucket_runs(values, low, high, schema)
+    else:
+        first, sizes = dense
+        if end == high:
+            place = bisect_left(keys, first)
+            stop = place + len(sizes) - 1
+            if stop < len(keys) and keys[place] == first and keys[stop] - first == stop - place:
+                return place, sizes, [], 0
+        added = list(compress(range(first, first + len(sizes)), sizes))
+        more = list(filter(None, sizes))
+        if end < high:
+            added.append(_inf_key(schema))
+            more.append(high - end)
+    return -1, added, more, len(set(added).difference(keys))
+
+
+def _apply(
+    keys: array[int], counts: array[int], plan: tuple[int, list[int], list[int], int]
+) -> tuple[array[int], array[int]] | None:
+    """Carry out a ``_side_plan``: in place (returns ``None``), or the merged arrays."""
+    place, added, more, new = plan
+    if place >= 0:
+        stop = place + len(added)
+        counts[place:stop] = array("q", map(add, counts[place:stop], added))
+        return None
+    if not added:
+        return None
+    if not new:
+        for key, count in zip(added, more, strict=True):
+            counts[bisect_left(keys, key)] += count
+        return None
+    buckets = dict(zip(keys, counts, strict=True))
+    get = buckets.get
+    for key, count in zip(added, more, strict=True):
+        buckets[key] = get(key, 0) + count
+    return _packed(buckets)
 
 
 def _packed(buckets: Mapping[int, int]) -> tuple[array[int], array[int]]:
@@ -665,23 +772,31 @@ class PackedState:
             return
         negative_end = bisect_left(ordered, -threshold)
         positive_start = bisect_right(ordered, threshold, negative_end)
-        positive = bucket_runs(ordered, positive_start, size, schema)
-        if negative_end:
-            mirrored = [-value for value in reversed(ordered[:negative_end])]
-            negative = bucket_runs(mirrored, 0, negative_end, schema)
-        else:
-            negative = ([], [])
-        positive_places, positive_new = _merge_plan(self.positive_keys, positive[0])
-        negative_places, negative_new = _merge_plan(self.negative_keys, negative[0])
-        limit = self.max_buckets
-        if schema > MIN_SCHEMA and (
-            self.populated() > limit or self.populated() + positive_new + negative_new > limit
-        ):
-            self._replay(values)
-            return
+        plans = [
+            _side_plan(ordered, positive_start, size, schema, self.positive_keys),
+            _side_plan(
+                [-value for value in reversed(ordered[:negative_end])],
+                0,
+                negative_end,
+                schema,
+                self.negative_keys,
+            )
+            if negative_end
+            else (-1, [], [], 0),
+        ]
+        if schema > MIN_SCHEMA:
+            before = len(self.positive_keys) + len(self.negative_keys)
+            new = plans[0][3] + plans[1][3]
+            if before > self.max_buckets or before + new > self.max_buckets:
+                self._replay(values)
+                return
         self.zero_count += positive_start - negative_end
-        _merge(self.positive_keys, self.positive_counts, *positive, positive_places)
-        _merge(self.negative_keys, self.negative_counts, *negative, negative_places)
+        merged = _apply(self.positive_keys, self.positive_counts, plans[0])
+        if merged is not None:
+            self.positive_keys, self.positive_counts = merged
+        merged = _apply(self.negative_keys, self.negative_counts, plans[1])
+        if merged is not None:
+            self.negative_keys, self.negative_counts = merged
 
     def _replay(self, values: Sequence[float]) -> None:
         state = self.unpacked()
