@@ -744,6 +744,235 @@ def bench_memory(size: int, reps: int) -> list[Row]:
     return rows
 
 
+# -- native histograms (issue 10) --------------------------------------------------------------
+
+NATIVE_KEYS = ("native_observe_vs_pc", "native_observe_vs_classic", "memory_native")
+
+
+def _interleaved3(runs: Sequence[Callable[[], None]], reps: int) -> list[list[int]]:
+    """Like ``_interleaved``, for any number of sides: a, b, c, a, b, c, ... after one
+    untimed warm-up round; ns per run, per side."""
+    out: list[list[int]] = [[] for _ in runs]
+    for i in range(reps + 1):
+        times = [_timed(run) for run in runs]
+        if i:
+            for samples, t in zip(out, times, strict=True):
+                samples.append(t)
+    return out
+
+
+def native_hundred() -> list[float]:
+    """100 values, one in each of 100 consecutive native buckets at schema 3 (factor 1.1):
+    ``2^((k - 0.5)/8)`` for k from -50 to 49."""
+    return [2 ** ((k - 0.5) / 8) for k in range(-50, 50)]
+
+
+def bench_native(n: int, reps: int, mem_children: int, mem_reps: int) -> tuple[list[Row], Row]:
+    """Issue 10's rows: a native-only ``Histogram.observe(v)`` against prometheus_client's
+    classic one (default buckets) and against our own classic one, timed in one
+    three-way interleaving (native, classic, pc); memory per native child with 100
+    populated buckets against a pc classic child (default buckets); and, reported without
+    a target, a live protobuf export of 1,000 native series with 50 populated buckets each
+    (against our protobuf export of 1,000 classic series, default buckets, for scale).
+
+    The observe loops include the flushes of the native buffer (every 256 values), so the
+    figure is the whole cost of an observation; row 4's values (log-uniform from 0.001 to
+    20: 115 native buckets at schema 3, under the limit of 160).
+    """
+    ours_reg = tm.MetricsRegistry()
+    pc_reg = CollectorRegistry()
+    values = histogram_values(n)
+    native = ours_reg.histogram("hot_native", "native histogram", native=True)
+    classic = ours_reg.histogram("hot_classic", "classic histogram")
+    theirs = pc.Histogram("hot_native", "classic histogram", registry=pc_reg)
+    t_native, t_classic, t_pc = _interleaved3(
+        [
+            _loop_observe(native, values),
+            _loop_observe(classic, values),
+            _loop_observe(theirs, values),
+        ],
+        reps,
+    )
+    ns_native = [t / n for t in t_native]
+    ns_classic = [t / n for t in t_classic]
+    ns_pc = [t / n for t in t_pc]
+    m_native, m_classic, m_pc = (statistics.median(x) for x in (ns_native, ns_classic, ns_pc))
+    rows = [
+        Row(
+            "native_observe_vs_pc",
+            "native `Histogram.observe(v)` (native only) vs pc classic, default buckets",
+            "ns/op",
+            m_native,
+            m_pc,
+            m_pc / m_native,
+            2.5,
+            True,
+            ns_native,
+            ns_pc,
+        ),
+        Row(
+            "native_observe_vs_classic",
+            "native `Histogram.observe(v)` vs our classic `observe(v)`, default buckets",
+            "ns/op",
+            m_native,
+            m_classic,
+            m_native / m_classic,
+            2.0,
+            False,
+            ns_native,
+            ns_classic,
+        ),
+    ]
+    calls = n * (reps + 1)
+    got = (native.get().count, classic.get().count, _pc_count(theirs))
+    if got != (calls, calls, calls):
+        print(f"WARNING: native observe rows: expected {calls} each, got {got}", file=sys.stderr)
+    rows.append(_native_memory_row(mem_children, mem_reps))
+    return rows, _native_export_row(reps)
+
+
+def _native_memory_row(children: int, reps: int) -> Row:
+    hundred = native_hundred()
+    pairs = _label_pairs(children)
+
+    def ours() -> Any:
+        reg = tm.MetricsRegistry()
+        fam = reg.histogram("mem_seconds", "memory bench", labelnames=LABELS, native=True)
+        for p in pairs:
+            child = fam.labels(*p)
+            for v in hundred:
+                child.observe(v)
+        reg.export_protobuf()
+        return reg
+
+    def theirs() -> Any:
+        reg = CollectorRegistry()
+        fam = pc.Histogram("mem_seconds", "memory bench", LABELS, registry=reg)
+        for p in pairs:
+            child = fam.labels(*p)
+            for v in hundred:
+                child.observe(v)
+        generate_latest(reg)
+        return reg
+
+    ours()  # warm module-level caches on both sides before measuring
+    theirs()
+    b_ours: list[float] = []
+    b_pc: list[float] = []
+    tracemalloc.start()
+    try:
+        for _ in range(reps):
+            b_ours.append(_traced_delta(ours) / children)
+            b_pc.append(_traced_delta(theirs) / children)
+    finally:
+        tracemalloc.stop()
+    m_ours, m_pc = statistics.median(b_ours), statistics.median(b_pc)
+    return Row(
+        "memory_native",
+        f"memory per native child, 100 populated buckets ({children:,} children) vs pc classic",
+        "B/child",
+        m_ours,
+        m_pc,
+        m_ours / m_pc,
+        1.0,
+        False,
+        b_ours,
+        b_pc,
+    )
+
+
+def _native_export_row(reps: int) -> Row:
+    """Live protobuf export, 1,000 native series of 50 populated buckets each, against our
+    protobuf export of 1,000 classic series (default buckets): reported, no target."""
+    size = 1_000
+    pairs = _label_pairs(size)
+    rng = random.Random(SEED + 10)
+    native_reg = tm.MetricsRegistry()
+    classic_reg = tm.MetricsRegistry()
+    native_fam = native_reg.histogram("export_seconds", "native", labelnames=LABELS, native=True)
+    classic_fam = classic_reg.histogram("export_seconds", "classic", labelnames=LABELS)
+    native_children = [native_fam.labels(*p) for p in pairs]
+    classic_children = [classic_fam.labels(*p) for p in pairs]
+    for i, (nat, cls) in enumerate(zip(native_children, classic_children, strict=True)):
+        start = i % 50 - 25  # each series: 50 consecutive buckets, offset per series
+        for k in range(start, start + 50):
+            v = 2 ** ((k - 0.5) / 8)
+            nat.observe(v)
+            cls.observe(v)
+    plan = [
+        [(rng.randrange(size), math.exp(rng.uniform(-1.0, 1.0))) for _ in range(100)]
+        for _ in range(reps + 1)
+    ]
+    steps = {"native": 0, "classic": 0}
+
+    def mutate(which: str, children: list[Any]) -> Callable[[], None]:
+        def run() -> None:
+            for idx, v in plan[steps[which]]:
+                children[idx].observe(v)
+            steps[which] += 1
+
+        return run
+
+    out: dict[str, bytes] = {}
+
+    def export(which: str, reg: tm.MetricsRegistry) -> Callable[[], None]:
+        def run() -> None:
+            out[which] = reg.export_protobuf()
+
+        return run
+
+    t_native, t_classic = _interleaved(
+        export("native", native_reg),
+        export("classic", classic_reg),
+        reps,
+        mutate("native", native_children),
+        mutate("classic", classic_children),
+    )
+    native_value = native_children[0].get().native
+    if native_value is None or len(native_value.positive_deltas) != 50:
+        print("WARNING: native export row: series do not hold 50 buckets", file=sys.stderr)
+    ms_native = [t / 1e6 for t in t_native]
+    ms_classic = [t / 1e6 for t in t_classic]
+    m_native, m_classic = statistics.median(ms_native), statistics.median(ms_classic)
+    row = Row(
+        "export_native_protobuf",
+        f"live protobuf export, 1,000 native series x 50 buckets ({len(out['native']):,} B)"
+        f" vs 1,000 classic, default buckets ({len(out['classic']):,} B)",
+        "ms",
+        m_native,
+        m_classic,
+        m_classic / m_native,
+        0.0,
+        True,
+        ms_native,
+        ms_classic,
+    )
+    return row
+
+
+def native_table(rows: list[Row], export: Row, first: int) -> str:
+    """The native rows: each names its baseline; the export row is reported, no target."""
+    out = [
+        "| # | benchmark | native histogram | baseline | ratio | target | result |",
+        "|---|---|---:|---:|---:|---:|:---:|",
+    ]
+    for i, r in enumerate(rows, first):
+        if r.higher_is_better:
+            ratio, target = f"{r.ratio:.2f}x faster", f">= {r.target:g}x"
+        else:
+            ratio, target = f"{r.ratio:.3f} (native/baseline)", f"<= {r.target:g}"
+        out.append(
+            f"| {i} | {r.title} | {_fmt(r.ours, r.unit)} | {_fmt(r.pc, r.unit)} "
+            f"| {ratio} | {target} | {'PASS' if r.met else 'FAIL'} |"
+        )
+    out.append(
+        f"| {first + len(rows)} | {export.title} | {_fmt(export.ours, export.unit)} "
+        f"| {_fmt(export.pc, export.unit)} | {export.ratio:.2f} (classic/native) "
+        "| none (reported) | info |"
+    )
+    return "\n".join(out)
+
+
 # -- report -----------------------------------------------------------------------------------
 
 
@@ -856,6 +1085,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.extend(bench_gauges(hot_n, hot_reps))
     rows.extend(bench_summary(hot_n, hot_reps))
     paused = bench_paused(hot_n, hot_reps)
+    native, native_export = bench_native(hot_n, hot_reps, 2_000, mem_reps)
     elapsed = time.perf_counter() - started
 
     print(table(rows))
@@ -864,7 +1094,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(paused, len(rows) + 1, ("paused (before init)", "live"), "paused/live"))
     print()
+    print("Native histograms (issue 10): each row names its baseline; the export is reported:")
+    print()
+    print(native_table(native, native_export, len(rows) + len(paused) + 1))
+    print()
     rows.extend(paused)
+    rows.extend(native)
     met = sum(r.met for r in rows)
     print(f"elapsed: {elapsed:.1f} s")
     print(f"targets: {met}/{len(rows)} met")
@@ -880,14 +1115,21 @@ def main(argv: list[str] | None = None) -> int:
                 "memory_reps": mem_reps,
                 "export_output": export_info,
                 # Paused rows: "ours" is the paused time, "pc" the live time (both ours).
+                # Native rows: "ours" is the native histogram, "pc" its baseline (pc's
+                # classic histogram, or our classic one for native_observe_vs_classic).
                 "rows": [
                     {
                         **asdict(r),
                         "met": r.met,
-                        "baseline": "live" if r.key in PAUSED_KEYS else "prometheus_client",
+                        "baseline": "live"
+                        if r.key in PAUSED_KEYS
+                        else "tachikoma_metrics classic"
+                        if r.key == "native_observe_vs_classic"
+                        else "prometheus_client",
                     }
                     for r in rows
                 ],
+                "native_export": {**asdict(native_export), "baseline": "tachikoma classic"},
                 "targets_met": met,
                 "targets_total": len(rows),
             },
