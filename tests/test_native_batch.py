@@ -29,6 +29,7 @@ from tachikoma_metrics.native import (
     bucket_runs,
     decode_spans,
     dense_runs,
+    encode_spans,
     schema_bounds,
 )
 from tachikoma_metrics.values_native import FLUSH_AT
@@ -320,3 +321,20 @@ def test_threads_keep_exact_counts_and_consistent_reads(
     populated = sum(decode_spans(native.positive_spans, native.positive_deltas).values())
     populated += sum(decode_spans(native.negative_spans, native.negative_deltas).values())
     assert native.zero_count + populated == value.count
+
+
+def test_spans_of_consecutive_keys() -> None:
+    """The one-span fast path of the encoder: same answer as the general path would give
+    (one span at the first key, deltas against the previous count), and it decodes back."""
+    rng = random.Random(7)
+    for _ in range(200):
+        first = rng.randrange(-3000, 3000)
+        counts = [rng.randrange(1, 1000) for _ in range(rng.randrange(1, 60))]
+        buckets = {first + i: count for i, count in enumerate(counts)}
+        spans, deltas = encode_spans(buckets)
+        assert spans == ((first, len(counts)),)
+        assert list(deltas) == [b - a for a, b in zip([0, *counts], counts, strict=False)]
+        assert decode_spans(spans, deltas) == buckets
+        gapped = {**buckets, first + len(counts) + 5: 3}
+        assert decode_spans(*encode_spans(gapped)) == gapped
+        assert len(encode_spans(gapped)[0]) == 2

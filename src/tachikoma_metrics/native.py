@@ -261,6 +261,9 @@ def _encode_sorted(
     keys: Sequence[int], counts: Sequence[int]
 ) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
     """``encode_spans`` of the buckets ``keys[i] -> counts[i]``, keys ascending."""
+    if keys and keys[-1] - keys[0] == len(keys) - 1:
+        # Consecutive keys (the usual case): one span, the deltas computed in C.
+        return ((keys[0], len(keys)),), tuple(map(sub, counts, chain((0,), counts)))
     spans: list[list[int]] = []
     deltas: list[int] = []
     previous = 0
