@@ -338,3 +338,28 @@ def test_spans_of_consecutive_keys() -> None:
         gapped = {**buckets, first + len(counts) + 5: 3}
         assert decode_spans(*encode_spans(gapped)) == gapped
         assert len(encode_spans(gapped)[0]) == 2
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_runs_at_the_ends_of_the_floats(schema: int) -> None:
+    """The largest floats (the top bucket, whose bound is the largest float, and +Inf) and
+    the smallest (subnormals, bounds that would round), dense and sparse."""
+    top = [MAX_FLOAT - i * math.ulp(MAX_FLOAT) for i in range(200)][::-1]
+    bottom = [i * SMALLEST for i in range(1, 200)]
+    for values in (top, [*top, math.inf, math.inf], bottom, [*bottom, 1.0, *top]):
+        expected: dict[int, int] = {}
+        for value in values:
+            key = bucket_key(value, schema)
+            expected[key] = expected.get(key, 0) + 1
+        keys, counts = bucket_runs(values, 0, len(values), schema)
+        assert dict(zip(keys, counts, strict=True)) == expected
+        finite = [v for v in values if v < math.inf]
+        got = dense_runs(finite, 0, len(finite), schema)
+        if got is not None:
+            first, sizes = got
+            assert {first + i: n for i, n in enumerate(sizes) if n} == {
+                k: n for k, n in expected.items() if k != bucket_key(math.inf, schema)
+            }
+        packed = PackedState(schema, 0.0, 1000)
+        packed.add_batch(values, sorted(values))
+        assert packed.snapshot() == _sequential(values, schema, 0.0, 1000).snapshot()

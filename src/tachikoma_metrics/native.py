@@ -640,7 +640,9 @@ def dense_runs(
     if schema > 0:
         if first >> schema < -1022:
             return None
-        groups = map(_group_uppers, repeat(schema), range(first >> schema, (last >> schema) + 1))
+        groups = map(
+            _group_uppers, repeat(schema), range(first >> schema, ((last - 1) >> schema) + 1)
+        )
         start = first & ((1 << schema) - 1)
         uppers = islice(chain.from_iterable(groups), start, start + width - 1)
     else:
