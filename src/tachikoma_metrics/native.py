@@ -12,7 +12,7 @@ Pure and single-threaded (``values_native`` serialises it per series). What is h
 * ``PackedState``: the same buckets in compact storage (sorted ``array``s of keys and
   counts), recording a whole batch of observations at once, with exactly the result
   ``NativeState`` gives for the same values added one by one in the same order (see its
-  docstring for how, and ``bucket_runs`` for the bulk bucket count).
+  docstring for how, and ``dense_runs`` / ``bucket_runs`` for the bulk bucket counts).
 * ``encode_spans`` / ``decode_spans``: the protobuf's spans and delta-encoded counts.
 
 The bucket definition (Prometheus): at schema ``s`` (-4..8) the growth factor is
@@ -712,11 +712,14 @@ class PackedState:
 
     Each side is two ``array``s, keys (``int32``: every key of every schema fits) and
     counts (``int64``), sorted by key: about 12 bytes a populated bucket, where a dict
-    takes about 50. Not thread-safe: the owner serialises every call.
+    takes about 47. Not thread-safe: the owner serialises every call.
 
     ``add_batch(values, ordered)`` takes the values in the order they were observed and
     the same values sorted. The zero bucket and both sides are counted in bulk on the
-    sorted copy (``bucket_runs``). The bucket limit makes order matter: client_golang
+    sorted copy: ``dense_runs`` over a dense key range (one C bisection per bucket bound),
+    ``bucket_runs`` otherwise (one key computation per distinct bucket). When the batch's
+    buckets are a run of populated keys, its counts are added to that slice of the counts
+    array in C; otherwise the arrays are merged. The bucket limit makes order matter: client_golang
     halves the resolution after the observation that leaves more than ``max_buckets``
     buckets populated, and after each later one while still over. Within a batch recorded
     at one schema the populated count only grows, so if it is within the limit before the
