@@ -12,6 +12,7 @@ the targets' health), so a failure says why.
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import json
 import os
@@ -28,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import tachikoma_metrics
 
 PROMETHEUS = "/usr/bin/prometheus"
 
@@ -318,6 +321,18 @@ class PrometheusServer:
 
 # (content type, body) or (content type, body, extra response headers)
 Response = tuple[str, bytes] | tuple[str, bytes, Mapping[str, str]]
+
+
+def negotiated(registry: tachikoma_metrics.MetricsRegistry, headers: Mapping[str, str]) -> Response:
+    """What ``registry`` answers a scrape with these request headers: the format
+    ``tachikoma_metrics.negotiate`` picks from ``Accept``, gzip-compressed when it says so."""
+    chosen = tachikoma_metrics.negotiate(headers.get("accept"), headers.get("accept-encoding"))
+    body = chosen.encode(registry.collect())
+    if chosen.compression == "gzip":
+        return chosen.content_type, gzip.compress(body), {"Content-Encoding": "gzip"}
+    if chosen.compression is not None:
+        raise AssertionError(f"unknown compression {chosen.compression!r}")
+    return chosen.content_type, body
 
 
 class MetricsTarget:

@@ -30,7 +30,6 @@ Debian Prometheus 2.42 servers started together (their first scrapes come about 
 
 from __future__ import annotations
 
-import gzip
 import math
 import random
 from collections.abc import Iterator, Mapping
@@ -41,7 +40,7 @@ from typing import Any
 import pytest
 
 import tachikoma_metrics
-from prometheus_harness import MetricsTarget, PrometheusServer, Response
+from prometheus_harness import MetricsTarget, PrometheusServer, negotiated
 from tachikoma_metrics.native import decode_spans, schema_bounds
 
 PROTOBUF_MEDIA_TYPE = "application/vnd.google.protobuf"
@@ -115,18 +114,6 @@ def _recorded(
 # -- targets and servers -------------------------------------------------------------------------
 
 
-def _negotiated(
-    registry: tachikoma_metrics.MetricsRegistry, headers: Mapping[str, str]
-) -> Response:
-    chosen = tachikoma_metrics.negotiate(headers.get("accept"), headers.get("accept-encoding"))
-    body = chosen.encode(registry.collect())
-    if chosen.compression == "gzip":
-        return chosen.content_type, gzip.compress(body), {"Content-Encoding": "gzip"}
-    if chosen.compression is not None:
-        raise AssertionError(f"unknown compression {chosen.compression!r}")
-    return chosen.content_type, body
-
-
 @dataclass
 class Scrapes:
     native: PrometheusServer  # --enable-feature=native-histograms: asks for protobuf
@@ -142,10 +129,10 @@ def scrapes() -> Iterator[Scrapes]:
     registry = _record()
     with ExitStack() as stack:
         native_target = stack.enter_context(
-            MetricsTarget(lambda headers: _negotiated(registry, headers))
+            MetricsTarget(lambda headers: negotiated(registry, headers))
         )
         classic_target = stack.enter_context(
-            MetricsTarget(lambda headers: _negotiated(registry, headers))
+            MetricsTarget(lambda headers: negotiated(registry, headers))
         )
         native = stack.enter_context(
             PrometheusServer([(JOB, native_target.address)], extra_flags=(NATIVE_FLAG,))

@@ -24,10 +24,9 @@ nearest-rank quantile of what was observed.
 
 from __future__ import annotations
 
-import gzip
 import math
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,7 @@ from typing import Any
 import pytest
 
 import tachikoma_metrics
-from prometheus_harness import MetricsTarget, PrometheusServer, Response
+from prometheus_harness import MetricsTarget, PrometheusServer, Response, negotiated
 from tachikoma_metrics.collectors import (
     CounterMetricFamily,
     GaugeHistogramMetricFamily,
@@ -194,18 +193,6 @@ def _openmetrics(registry: tachikoma_metrics.MetricsRegistry) -> Response:
     return OPENMETRICS_CONTENT_TYPE, registry.export_openmetrics().encode()
 
 
-def _negotiated(
-    registry: tachikoma_metrics.MetricsRegistry, headers: Mapping[str, str]
-) -> Response:
-    chosen = tachikoma_metrics.negotiate(headers.get("accept"), headers.get("accept-encoding"))
-    body = chosen.encode(registry.collect())
-    if chosen.compression == "gzip":
-        return chosen.content_type, gzip.compress(body), {"Content-Encoding": "gzip"}
-    if chosen.compression is not None:
-        raise AssertionError(f"unknown compression {chosen.compression!r}")
-    return chosen.content_type, body
-
-
 @dataclass
 class Scrapes:
     prometheus: PrometheusServer  # default flags: asks for OpenMetrics first
@@ -222,8 +209,8 @@ def scrapes() -> Iterator[Scrapes]:
         targets = {
             "text": MetricsTarget(lambda headers: _text(registry)),
             "openmetrics": MetricsTarget(lambda headers: _openmetrics(registry)),
-            "negotiated": MetricsTarget(lambda headers: _negotiated(registry, headers)),
-            "native": MetricsTarget(lambda headers: _negotiated(registry, headers)),
+            "negotiated": MetricsTarget(lambda headers: negotiated(registry, headers)),
+            "native": MetricsTarget(lambda headers: negotiated(registry, headers)),
         }
         for target in targets.values():
             stack.enter_context(target)
