@@ -1415,6 +1415,18 @@ def _connection_threads(port: int) -> int:
     return sum(t.name == f"metrics-connection-{port}" for t in threading.enumerate())
 
 
+def _held_in(server: MetricsServer, states: list[str]) -> bool:
+    """Whether the server's connections are in ``states`` (in any order), each held (open,
+    or idle since its last answer) for at least ``MIN_HOLD``: each may be cut to make room,
+    so which one is cut depends only on the choice of victim, not on timing."""
+    with server._server._state:
+        connections = list(server._server._connections.values())
+    now = time.monotonic()
+    return sorted(c.state for c in connections) == sorted(states) and all(
+        now - c.since >= server_module.MIN_HOLD for c in connections
+    )
+
+
 def test_connections_beyond_the_bound_take_the_place_of_idle_ones(
     serve: Callable[..., MetricsServer], recorded: MetricsRegistry
 ) -> None:
@@ -1434,11 +1446,17 @@ def test_connections_beyond_the_bound_take_the_place_of_idle_ones(
         kept.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
         assert read_answer(kept.makefile("rb")).status == 200
         wait_until(lambda: _connection_threads(port) == 3, "three connection threads")
+        # A connection is cut only once held MIN_HOLD: the idle one must be a candidate by
+        # the time the fourth arrives (else the waiting one, older, is the only candidate).
+        wait_until(lambda: _held_in(server, ["waiting", "reading", "idle"]), "all three can be cut")
 
         assert_serving(server, recorded)
         assert kept.recv(1) == b"", "the idle kept-alive connection was not closed"
         assert _is_open(waiting[0]) and _is_open(waiting[1])
         assert _connection_threads(port) <= 3
+        # The scrape's client has closed, but the server may not have seen it yet: until
+        # its thread ends, a new connection would take the place of a waiting one.
+        wait_until(lambda: _connection_threads(port) == 2, "the scrape's connection ended")
 
         later = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         held.append(later)
