@@ -38,7 +38,6 @@ from .model import NativeBuckets
 from .native import (
     DEFAULT_MAX_BUCKETS,
     DEFAULT_ZERO_THRESHOLD,
-    NativeState,
     PackedState,
     pick_schema,
 )
@@ -94,9 +93,6 @@ class NativeSpec:
             raise ValueError(f"native_max_buckets must be >= 1, got {max_buckets!r}")
         return cls(factor, threshold, int(max_buckets), pick_schema(factor))
 
-    def new_state(self) -> NativeState:
-        return NativeState(self.schema, self.zero_threshold, self.max_buckets)
-
     def new_packed(self) -> PackedState:
         return PackedState(self.schema, self.zero_threshold, self.max_buckets)
 
@@ -109,9 +105,11 @@ DEFAULT_SPEC = NativeSpec.checked(
 class NativeHistogramCell(HistogramCell):
     """A classic histogram cell with native buckets as well (see the module docstring).
 
-    Made per bucket layout by ``native_cell_for``; ``_init_cell(slot_bounds, spec)``. The
-    classic part is the inline slot ``_counts`` (``[sum, count, n0, n1, ...]``), written
-    only by flushes under ``_native_lock``; no thread claims a slot of its own.
+    One class for every bucket layout: ``observe`` only buffers, and the flush counts the
+    classic buckets by bisection, so no compiled ``observe`` is needed;
+    ``_init_cell(slot_bounds, spec)``. The classic part is the inline slot ``_counts``
+    (``[sum, count, n0, n1, ...]``), written only by flushes under ``_native_lock``; no
+    thread claims a slot of its own.
     """
 
     if not TYPE_CHECKING:
@@ -209,20 +207,3 @@ class NativeHistogramCell(HistogramCell):
             self._drain()
             counts, total, count = HistogramCell.read(self)
             return counts, total, count, self._native.snapshot()
-
-
-_NATIVE_CELLS: dict[type[HistogramCell], type[NativeHistogramCell]] = {}
-_NATIVE_LOCK = _locks.new_lock()
-
-
-def native_cell_for(classic: type[HistogramCell]) -> type[NativeHistogramCell]:
-    """The native cell extending ``classic`` (a ``values.histogram_cell_for`` class):
-    one class per layout, shared by every native family with those bounds."""
-    with _NATIVE_LOCK:
-        cell = _NATIVE_CELLS.get(classic)
-        if cell is None:
-            namespace = {"__slots__": ()}
-            cell = _NATIVE_CELLS[classic] = type(
-                "NativeHistogramCell", (NativeHistogramCell, classic), namespace
-            )
-        return cell

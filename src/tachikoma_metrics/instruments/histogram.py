@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from ..model import HistogramValue, MetricFamily, MetricType
 from ..native import DEFAULT_MAX_BUCKETS, DEFAULT_ZERO_THRESHOLD
 from ..values import HistogramCell, as_float, histogram_cell_for, slot_bounds
-from ..values_native import DEFAULT_BUCKET_FACTOR, NativeSpec, native_cell_for
+from ..values_native import DEFAULT_BUCKET_FACTOR, NativeHistogramCell, NativeSpec
 from ._family import Child, Family, Registrar, timer_choosing_labels
 from ._timing import Timer
 
@@ -134,8 +134,9 @@ class Histogram(Family[HistogramChild], _HistogramHelpers):
 
     @classmethod
     def _default_cell(cls, options: dict[str, Any]) -> type[HistogramCell]:
-        classic = histogram_cell_for(options["buckets"])  # checked by __new__
-        return native_cell_for(classic) if options["native"] else classic
+        if options["native"]:
+            return NativeHistogramCell  # buffers, then counts classic buckets by bisection
+        return histogram_cell_for(options["buckets"])  # checked by __new__
 
     def __init__(
         self,
