@@ -396,6 +396,24 @@ class _Bucketed(_Builder):
             )
         return _real(sum_value, what, self.name)
 
+    def _add(
+        self,
+        labels: Sequence[str],
+        buckets: Sequence[Sequence[Any]],
+        sum_value: object,
+        what: str,
+        timestamp: float | None,
+        created: float | None,
+    ) -> None:
+        """Add one series: ``what`` names the sum argument in errors."""
+        key = self._label_values(labels)
+        rows, exemplars = _buckets(self.name, buckets)
+        total = self._sum(sum_value, what)
+        start = _seconds(created, "created time", self.name)
+        stamp = self._timestamp(timestamp)
+        value = HistogramValue(rows, total, rows[-1][1], start, exemplars)
+        self._record(key, stamp, [(LabelSet(key), value)])
+
 
 class HistogramMetricFamily(_Bucketed):
     """A histogram family for a custom collector: ``prometheus_client``'s signature.
@@ -438,13 +456,7 @@ class HistogramMetricFamily(_Bucketed):
         created: float | None = None,
     ) -> None:
         """Add a series: its label values, buckets, sum, sample time and created time."""
-        key = self._label_values(labels)
-        rows, exemplars = _buckets(self.name, buckets)
-        total = self._sum(sum_value, "sum_value")
-        start = _seconds(created, "created time", self.name)
-        stamp = self._timestamp(timestamp)
-        value = HistogramValue(rows, total, rows[-1][1], start, exemplars)
-        self._record(key, stamp, [(LabelSet(key), value)])
+        self._add(labels, buckets, sum_value, "sum_value", timestamp, created)
 
 
 class GaugeHistogramMetricFamily(_Bucketed):
@@ -481,12 +493,7 @@ class GaugeHistogramMetricFamily(_Bucketed):
         timestamp: float | None = None,
     ) -> None:
         """Add a series: its label values, buckets, sum (``_gsum``) and sample time."""
-        key = self._label_values(labels)
-        rows, exemplars = _buckets(self.name, buckets)
-        total = self._sum(gsum_value, "gsum_value")
-        stamp = self._timestamp(timestamp)
-        value = HistogramValue(rows, total, rows[-1][1], None, exemplars)
-        self._record(key, stamp, [(LabelSet(key), value)])
+        self._add(labels, buckets, gsum_value, "gsum_value", timestamp, None)
 
 
 class SummaryMetricFamily(_Builder):
