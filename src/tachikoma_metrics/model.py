@@ -12,6 +12,12 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# The times (Unix seconds) every format can write, protobuf's Timestamp being the narrowest:
+# 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z. Created times and sample timestamps of a
+# snapshot lie within them.
+MIN_TIME = -62_135_596_800
+MAX_TIME = 253_402_300_799
+
 
 class MetricType(enum.Enum):
     """The type of a metric family, named as the exposition formats name it."""

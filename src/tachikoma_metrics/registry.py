@@ -37,7 +37,7 @@ from .exposition import (
 )
 from .instruments import Counter, Gauge, Histogram, Info, StateSet, Summary
 from .instruments._family import Family
-from .model import LabelSet, MetricFamily, MetricType, exposed_names
+from .model import MAX_TIME, MIN_TIME, LabelSet, MetricFamily, MetricType, exposed_names
 from .storage import Storage
 from .values import created_now
 
@@ -59,9 +59,6 @@ _COLLECTOR_ERRORS_HELP = (
     " collector's metrics out of one export."
 )
 _COLLECTOR_ERRORS_NAMES = frozenset(exposed_names(COLLECTOR_ERRORS, MetricType.COUNTER))
-# The times every format can write (protobuf's Timestamp): the years 1 to 9999.
-_MIN_SECONDS = -62_135_596_800.0
-_MAX_SECONDS = 253_402_300_799.0
 
 
 @runtime_checkable
@@ -631,7 +628,7 @@ def _check_series_of(family: MetricFamily) -> None:
                 " per series, or none"
             )
     for seconds in (*family.created, *family.timestamps):
-        if seconds is not None and not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
+        if seconds is not None and not MIN_TIME <= seconds <= MAX_TIME:
             raise ValueError(
                 f"{family.name!r} has the time {seconds!r}, not within the years 1 to 9999"
             )

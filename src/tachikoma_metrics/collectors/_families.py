@@ -33,6 +33,8 @@ from typing import Any, ClassVar
 
 from .._names import check_label_names, check_metric_name, check_text, check_unit
 from ..model import (
+    MAX_TIME,
+    MIN_TIME,
     Exemplar,
     HistogramValue,
     LabelSet,
@@ -44,9 +46,6 @@ from ..model import (
 from ..values import as_float, make_exemplar
 
 _INF = math.inf
-# What every format can write (protobuf's Timestamp): the years 1 to 9999.
-_MIN_SECONDS = -62_135_596_800.0
-_MAX_SECONDS = 253_402_300_799.0
 _FIELDS = frozenset(field.name for field in fields(MetricFamily))
 
 
@@ -76,7 +75,7 @@ def _seconds(value: object, what: str, family: str) -> float | None:
     if value is None:
         return None
     seconds = _real(value, what, family)
-    if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:  # NaN fails too
+    if not MIN_TIME <= seconds <= MAX_TIME:  # NaN fails too
         raise ValueError(f"{what} of {family!r} {value!r} is not a time within the years 1 to 9999")
     return seconds
 

@@ -16,13 +16,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Final, TypeVar
 
-from ..model import MetricFamily
+from ..model import MAX_TIME, MIN_TIME, MetricFamily
 from ._escaping import ExpositionError
 
 _NANOS: Final = 1_000_000_000
-# google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
-_MIN_SECONDS: Final = -62_135_596_800
-_MAX_SECONDS: Final = 253_402_300_799
 
 
 def split_seconds(seconds: float) -> tuple[int, int]:
@@ -47,7 +44,7 @@ def split_seconds(seconds: float) -> tuple[int, int]:
             nanos -= _NANOS
     else:
         raise ExpositionError(f"timestamp {seconds!r} cannot be written")
-    if not _MIN_SECONDS <= whole <= _MAX_SECONDS:
+    if not MIN_TIME <= whole <= MAX_TIME:
         raise ExpositionError(f"timestamp {seconds!r} is outside the years 1 to 9999")
     return whole, nanos
 
