@@ -159,7 +159,28 @@ def _not_chosen(family: LabelledFamily, helper: str) -> ValueError:
     )
 
 
-class LabelledTimer(Timer):
+class _ChoosesChild:
+    """What the labelled blocks share: the child chosen inside the block, handed over
+    once at its end, and no decorator form."""
+
+    __slots__ = ()
+    _HELPER: str
+    _child: Any
+    _family: LabelledFamily
+
+    def _chosen(self, exc_type: type[BaseException] | None) -> Any:
+        """The chosen child, now released; ``None`` if none was chosen while an exception
+        is leaving the block; ``ValueError`` naming the family if none was chosen."""
+        child, self._child = self._child, None
+        if child is None and exc_type is None:
+            raise _not_chosen(self._family, self._HELPER)
+        return child
+
+    def __call__(self, func: F) -> F:
+        raise _no_decorator(self._family, self._HELPER)
+
+
+class LabelledTimer(_ChoosesChild, Timer):
     """``time()`` of a labelled family: ``with family.time() as timer:`` starts the clock,
     ``timer.labels(...)`` inside the block chooses the child (the last choice counts), and
     the end of the block records the duration into it with the child's ``record`` method.
@@ -171,6 +192,7 @@ class LabelledTimer(Timer):
     """
 
     __slots__ = ("_child", "_family", "_method")
+    _HELPER = "time"
 
     def __init__(self, family: LabelledFamily, record: str) -> None:
         """``record``: the name of the child's method taking the seconds (``"observe"``)."""
@@ -192,18 +214,12 @@ class LabelledTimer(Timer):
         tb: TracebackType | None,
     ) -> None:
         seconds = perf_counter() - self._start
-        child, self._child = self._child, None
-        if child is None:
-            if exc_type is None:
-                raise _not_chosen(self._family, "time")
-            return
-        getattr(child, self._method)(seconds)  # looked up now: a paused child records later
-
-    def __call__(self, func: F) -> F:
-        raise _no_decorator(self._family, "time")
+        child = self._chosen(exc_type)
+        if child is not None:
+            getattr(child, self._method)(seconds)  # looked up now: a paused child records later
 
 
-class LabelledInProgress(InProgress):
+class LabelledInProgress(_ChoosesChild, InProgress):
     """``track_inprogress()`` of a labelled family: ``labels(...)``, called inside the
     ``with`` block, increments the chosen child at once (choosing again moves the +1 to
     the new child) and the end of the block decrements it.
@@ -214,6 +230,7 @@ class LabelledInProgress(InProgress):
     """
 
     __slots__ = ("_child", "_family")
+    _HELPER = "track_inprogress"
 
     def __init__(self, family: LabelledFamily) -> None:
         self._family = family
@@ -239,15 +256,9 @@ class LabelledInProgress(InProgress):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        child, self._child = self._child, None
-        if child is None:
-            if exc_type is None:
-                raise _not_chosen(self._family, "track_inprogress")
-            return
-        child.dec()
-
-    def __call__(self, func: F) -> F:
-        raise _no_decorator(self._family, "track_inprogress")
+        child = self._chosen(exc_type)
+        if child is not None:
+            child.dec()
 
 
 def exception_types(types: tuple[object, ...]) -> tuple[type[BaseException], ...]:
