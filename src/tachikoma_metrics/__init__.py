@@ -13,6 +13,7 @@ from ._global import (
     histogram,
     info,
     init,
+    mark_process_dead,
     stateset,
     summary,
 )
@@ -121,6 +122,7 @@ __all__ = [
     "histogram",
     "info",
     "init",
+    "mark_process_dead",
     "make_asgi_app",
     "make_wsgi_app",
     "names",

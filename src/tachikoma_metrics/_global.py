@@ -8,6 +8,7 @@ and the children taken from them, so a handle made before ``init()`` records aft
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
@@ -16,6 +17,7 @@ from ._locks import new_lock
 from .exposition import UNDERSCORES
 from .instruments import Counter, Gauge, Histogram, Info, StateSet, Summary
 from .instruments._family import Family
+from .multiprocess import ENVIRONMENT_VARIABLE, MultiprocessStorage, check_directory
 from .registry import MetricsRegistry, document_maker
 
 P = ParamSpec("P")
@@ -33,17 +35,63 @@ def _facade_registry() -> MetricsRegistry:
     return _registry
 
 
-def init() -> MetricsRegistry:
-    """Start recording and return the global registry (the same one on every call)."""
+def init(multiprocess_dir: str | os.PathLike[str] | None = None) -> MetricsRegistry:
+    """Start recording and return the global registry (the same one on every call).
+
+    ``multiprocess_dir``: record in multi-process mode, in that directory (it must exist
+    and be writable: ``FileNotFoundError``/``NotADirectoryError``/``PermissionError``
+    naming it otherwise). Without it, the environment variable
+    ``TACHIKOMA_METRICS_MULTIPROC_DIR``, if set and not empty, gives the directory; it is
+    read here, never at import. Call it in the parent before workers are forked; a worker
+    started anew (spawn, forkserver, ``uvicorn --workers``) calls it too. Instruments made
+    before the call move to the directory's files. ``ValueError`` if the registry already
+    records in process memory or in another directory.
+    """
     global _initialized
+    if multiprocess_dir is None:
+        multiprocess_dir = os.environ.get(ENVIRONMENT_VARIABLE) or None
     with _lock:
         registry = _facade_registry()
+        if multiprocess_dir is not None:
+            _use_directory(registry, multiprocess_dir)
         if not _initialized:
             for collector in registry._entries:
                 if isinstance(collector.collector, Family):
                     collector.collector._resume()
             _initialized = True
         return registry
+
+
+def _use_directory(registry: MetricsRegistry, directory: str | os.PathLike[str]) -> None:
+    path = check_directory(directory)
+    current = registry.storage
+    if isinstance(current, MultiprocessStorage):
+        if current.directory != path:
+            raise ValueError(
+                f"the global registry already records in {current.directory!r};"
+                f" cannot move it to {path!r}"
+            )
+        return
+    if _initialized:
+        raise ValueError(
+            "init() has already started recording in process memory: call"
+            f" init(multiprocess_dir={path!r}) first, before anything is recorded"
+        )
+    registry._move_to(MultiprocessStorage(path))
+
+
+def mark_process_dead(pid: int, registry: MetricsRegistry | None = None) -> int:
+    """Process ``pid`` has exited (gunicorn's ``child_exit`` hook): fold the files of dead
+    processes of the multi-process directory into its archive now, rather than at the next
+    scrape; returns how many were folded. ``registry``: the global one by default. A
+    registry not in multi-process mode: ``ValueError``."""
+    if pid.__class__ is not int or isinstance(pid, bool):
+        raise TypeError(f"pid must be an int, got {pid!r}")
+    target = registry if registry is not None else _facade_registry()
+    storage = target.storage
+    if not isinstance(storage, MultiprocessStorage):
+        raise ValueError(f"{target!r} is not in multi-process mode (no multiprocess_dir)")
+    return storage.mark_process_dead(pid)
 
 
 def facade(family: Callable[P, F]) -> Callable[P, F]:

@@ -431,6 +431,7 @@ class SummaryCell(Cell):
         "_expires",
         "_head",
         "_flush_lock",
+        "_mp",
         "_spec",
         "_sum",
     )

@@ -10,6 +10,7 @@ collectors that describe themselves, at each export for those that cannot.
 from __future__ import annotations
 
 import inspect
+import os
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -38,6 +39,7 @@ from .exposition import (
 from .instruments import Counter, Gauge, Histogram, Info, StateSet, Summary
 from .instruments._family import Family
 from .model import MAX_TIME, MIN_TIME, LabelSet, MetricFamily, MetricType, exposed_names
+from .multiprocess import MultiprocessStorage
 from .storage import Storage
 from .values import created_now
 
@@ -228,6 +230,7 @@ class MetricsRegistry:
         created_series: bool = True,
         storage: Storage | None = None,
         target_info: Mapping[str, str] | None = None,
+        multiprocess_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         """``utf8_names``: accept metric and label names outside the legacy charset
         (Prometheus 3). ``created_series``: write ``_created`` series and created
@@ -237,9 +240,16 @@ class MetricsRegistry:
         target (``{"service_name": "api"}``), exposed as the OpenMetrics ``target_info``
         family (``target_info{service_name="api"} 1``; a gauge in Prometheus text); its
         names follow this registry's naming rules, its values are ``str``. The names
-        ``target`` and ``target_info`` are then taken (see ``set_target_info``)."""
+        ``target`` and ``target_info`` are then taken (see ``set_target_info``).
+        ``multiprocess_dir``: keep values in per-process files in that directory and merge
+        every process's at collection (``docs/multiprocess.md``); it must exist and be
+        writable."""
         self.utf8_names = utf8_names
         self.created_series = created_series
+        if multiprocess_dir is not None:
+            if storage is not None:
+                raise ValueError("give storage= or multiprocess_dir=, not both")
+            storage = MultiprocessStorage(multiprocess_dir)
         self.storage = storage if storage is not None else _storage.MEMORY
         self._builder = _Builder(self.storage, utf8_names)
         self._lock = new_lock()
@@ -251,9 +261,20 @@ class MetricsRegistry:
         # Failed collections per collector type name: [labels, count, first failure].
         self._errors: dict[str, list[Any]] = {}
         self._self_entry = _Entry(_SelfMetrics(), (frozenset(), ()))
+        self._stored_entry = _Entry(_SelfMetrics(), (frozenset(), ()))
         self._target: _TargetInfo | None = None
         if target_info is not None:
             self.set_target_info(target_info)
+
+    def _move_to(self, storage: Storage) -> None:
+        """Move this registry and every family in it to ``storage`` (the facade's
+        ``init(multiprocess_dir=...)``, before anything was recorded)."""
+        with self._lock:
+            self.storage = storage
+            self._builder = _Builder(storage, self.utf8_names)
+            for entry in self._entries:
+                if isinstance(entry.collector, Family):
+                    entry.collector._move_to(storage)
 
     # -- instruments (get-or-create) ---------------------------------------------------------
 
@@ -406,12 +427,19 @@ class MetricsRegistry:
         out: list[MetricFamily] = []
         # Names exposed (False) or written (True) by collectors checked at export.
         produced: dict[tuple[bool, str], _Entry] = {}
-        for entry in self._entries:
+        entries = self._entries
+        # Where the storage keeps values elsewhere (other processes' files), it makes the
+        # snapshots of this registry's families, and of families only it knows.
+        stored = self.storage.snapshots([e.collector for e in entries if isinstance(e.collector, Family)])
+        for entry in entries:
             described = entry.names
             if wanted is not None and described is not None and wanted.isdisjoint(described):
                 continue
             try:
-                families = _collected(entry.collector)
+                if stored is not None and isinstance(entry.collector, Family):
+                    families = _stored(stored[0], entry.collector.name)
+                else:
+                    families = _collected(entry.collector)
                 if not isinstance(entry.collector, Family):  # families check text on entry
                     for family in families:
                         _check_text_of(family)
@@ -426,6 +454,15 @@ class MetricsRegistry:
                     f for f in families if not wanted.isdisjoint(exposed_names(f.name, f.type))
                 ]
             out.extend(families)
+        for family in stored[1] if stored is not None else ():
+            if wanted is not None and wanted.isdisjoint(exposed_names(family.name, family.type)):
+                continue
+            try:
+                self._check_names(self._stored_entry, [family], produced)
+            except RegistrationError as error:
+                self._report_once(f"{family.name!r} from {self.storage!r} is left out: {error}", None)
+            else:
+                out.append(family)
         if self._errors and (wanted is None or not wanted.isdisjoint(_COLLECTOR_ERRORS_NAMES)):
             errors = self._errors_family()
             try:
@@ -562,6 +599,13 @@ def _collected(collector: Collector) -> list[MetricFamily]:
                 families, copied = list(families), True
             families[i] = _plain(family)
     return families
+
+
+def _stored(snapshots: Mapping[str, MetricFamily | Exception], name: str) -> list[MetricFamily]:
+    snapshot = snapshots.get(name)
+    if isinstance(snapshot, Exception):
+        raise snapshot
+    return [] if snapshot is None else [snapshot]
 
 
 def _plain(family: MetricFamily) -> MetricFamily:

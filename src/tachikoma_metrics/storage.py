@@ -15,12 +15,15 @@ contract (see ``values``), its own ``STORAGE`` attributes and ``_init_cell``.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from ._locks import new_lock
+from .model import MetricFamily
 from .values import Cell
 
 C = TypeVar("C", bound=Cell)
+Stored = tuple[Mapping[str, "MetricFamily | Exception"], list["MetricFamily"]]
 T = TypeVar("T")
 
 
@@ -37,6 +40,22 @@ class Storage:
         the cell's type that does the same job its own way.
         """
         return cell
+
+    def attach(self, family: Any, series: Cell) -> None:
+        """``series`` (a new child of ``family``, or an unlabelled family itself) is made:
+        bind it to what backs it. In process memory there is nothing to bind."""
+
+    def removed(self, family: Any, match: Mapping[int, str], series: Sequence[Cell]) -> None:
+        """``family`` dropped ``series``: those whose label value at each index of
+        ``match`` is the one given (all of them for an empty ``match``). In process
+        memory the dropped cells are simply forgotten."""
+
+    def snapshots(self, families: Sequence[Any]) -> Stored | None:
+        """``None``: each family's ``collect()`` reads its own cells (process memory). A
+        storage whose values live elsewhere returns the snapshot of each of ``families``
+        by name (or the error that kept it from being made), and the families it holds
+        that none of them is."""
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

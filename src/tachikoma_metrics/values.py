@@ -311,15 +311,25 @@ class Cell:
     ``UTF8_NAMES`` is the naming rule exemplar label names follow (see
     ``make_exemplar``): a class attribute, true on the classes a family builds for a
     registry made with ``utf8_names=True``, so only the paths taking an exemplar read it.
+
+    Every cell's ``STORAGE`` includes ``_mp``, which the default cells never touch: where a
+    storage replacing them binds a series to what backs it (the multi-process storage's
+    file entries). With it, a cell and its replacement have the same slots, so a family can
+    move to another storage by ``__class__`` assignment (``init(multiprocess_dir=...)``).
     """
 
     if not TYPE_CHECKING:
         __slots__ = ()
-    STORAGE: ClassVar[tuple[str, ...]] = ("_owner",)
+    STORAGE: ClassVar[tuple[str, ...]] = ("_mp", "_owner")
     WRITES: ClassVar[tuple[str, ...]] = ()
     UTF8_NAMES: ClassVar[bool] = False
     Idle: ClassVar[type]
     _owner: int
+    _mp: Any
+
+    def _adopt(self) -> None:
+        """Set up what this cell keeps, on an object whose cell was another storage's
+        until now and recorded nothing (see ``Family._move_to``)."""
 
     def _retire(self, ident: int) -> None:
         """Thread ``ident`` is exiting (this runs in it, under ``_claim_lock``): release the
@@ -361,7 +371,14 @@ class CounterCell(Cell):
 
     if not TYPE_CHECKING:  # empty at run time; mypy would reject assignments under it
         __slots__ = ()
-    STORAGE: ClassVar[tuple[str, ...]] = ("_created", "_exemplar", "_others", "_owner", "_value")
+    STORAGE: ClassVar[tuple[str, ...]] = (
+        "_created",
+        "_exemplar",
+        "_mp",
+        "_others",
+        "_owner",
+        "_value",
+    )
     WRITES: ClassVar[tuple[str, ...]] = ("inc", "inc_by", "reset")
     Idle = _IdleCounter
     _value: float
@@ -581,7 +598,7 @@ class GaugeCell(Cell):
 
     if not TYPE_CHECKING:
         __slots__ = ()
-    STORAGE: ClassVar[tuple[str, ...]] = ("_base", "_mark", "_others", "_owner", "_value")
+    STORAGE: ClassVar[tuple[str, ...]] = ("_base", "_mark", "_mp", "_others", "_owner", "_value")
     WRITES: ClassVar[tuple[str, ...]] = ("inc", "dec", "set")
     Idle = _IdleGauge
     _base: tuple[float]
@@ -856,6 +873,7 @@ class HistogramCell(Cell):
         "_counts",
         "_created",
         "_exemplars",
+        "_mp",
         "_others",
         "_owner",
     )

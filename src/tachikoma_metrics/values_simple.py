@@ -137,7 +137,7 @@ class InfoCell(Cell):
 
     if not TYPE_CHECKING:
         __slots__ = ()
-    STORAGE: ClassVar[tuple[str, ...]] = ("_info", "_rules")
+    STORAGE: ClassVar[tuple[str, ...]] = ("_info", "_mp", "_rules")
     WRITES: ClassVar[tuple[str, ...]] = ("info",)
     Idle = _IdleInfo
     _info: InfoValue
@@ -233,7 +233,7 @@ class StateSetCell(Cell):
 
     if not TYPE_CHECKING:
         __slots__ = ()
-    STORAGE: ClassVar[tuple[str, ...]] = ("_state", "_states")
+    STORAGE: ClassVar[tuple[str, ...]] = ("_mp", "_state", "_states")
     WRITES: ClassVar[tuple[str, ...]] = ("state",)
     Idle = _IdleStateSet
     _state: int

@@ -212,6 +212,28 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         family._labelnames = labelnames  # checked by __init__
         return family
 
+    def _move_to(self, storage: Storage) -> None:
+        """Rebuild this family, its series and its handles on ``storage``, in place (a
+        facade family made before ``init(multiprocess_dir=...)``, which has recorded
+        nothing yet). The cells of every storage have the same slots, so each object just
+        changes class and sets up its cell anew."""
+        base = next(k for k in type(self).__mro__ if "CHILD" in vars(k))
+        cell = storage.cell_class(base._default_cell(dict(self.definition().options)))
+        concrete, child_class = compose(base, cell), compose(base.CHILD, cell)
+        if type(self).UTF8_NAMES:
+            concrete, child_class = utf8_twin(concrete), utf8_twin(child_class)
+        if self._labelnames:
+            concrete = refusing_twin(concrete)
+        with self._lock:
+            self._storage = storage
+            self._child_class = child_class
+            self.__class__ = idle_twin(concrete) if self._suspended else concrete
+            for child in self._children.values():
+                child.__class__ = idle_twin(child_class) if self._suspended else child_class
+            for series in [self] if not self._labelnames else self._children.values():
+                series._adopt()
+                storage.attach(self, series)
+
     @classmethod
     def _default_cell(cls, options: dict[str, Any]) -> type[Cell]:
         """The in-process cell for a family of this type with these options."""
@@ -234,6 +256,8 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         self._labelnames = check_label_names(self._labelnames, self.RESERVED_LABELS, utf8)
         self._unit = check_unit(self._name, unit)
         self._init_cell_for_family()
+        if not self._labelnames:
+            self._storage.attach(self, self)
         self._lock = new_lock()
         _locks.install()
         self._children: dict[tuple[str, ...], ChildT] = {}
@@ -368,6 +392,7 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
             child = self._children.get(key)
             if child is None:
                 child = self._new_child(key)
+                self._storage.attach(self, child)
                 if self._suspended:
                     child.__class__ = idle_twin(type(child))
                 self._children[key] = child
@@ -380,9 +405,10 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         with self._lock:
             if key not in self._children:
                 raise KeyError(f"metric {self._name!r} has no series with labels {key!r}")
-            del self._children[key]
+            child = self._children.pop(key)
             self._order = None
             self._added = []
+        self._storage.removed(self, dict(enumerate(key)), [child])
 
     def remove_matching(self, **labels: object) -> int:
         """Drop every child whose labels include all these ``name=value`` pairs (values
@@ -417,22 +443,24 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
             doomed = [key for key in children if matches(key)]
             if not doomed:
                 return 0
-            for key in doomed:
-                del children[key]
+            dropped = [children.pop(key) for key in doomed]
             # Replaced, never mutated (readers may hold them); still sorted once filtered.
             if self._order is not None:
                 self._order = [c for c in self._order if not matches(c.label_values)]
             self._added = [c for c in self._added if not matches(c.label_values)]
-            return len(doomed)
+        self._storage.removed(self, dict(wanted), dropped)
+        return len(doomed)
 
     def clear(self) -> None:
         """Drop every child of a labelled family (an unlabelled family keeps its one series)."""
         if not self._labelnames:
             return
         with self._lock:
+            dropped = list(self._children.values())
             self._children = {}
             self._order = None
             self._added = []
+        self._storage.removed(self, {}, dropped)
 
     def _make_sort_key(self) -> Callable[[ChildT], tuple[str, ...]]:
         names = self._labelnames

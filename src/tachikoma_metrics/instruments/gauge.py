@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 from ..model import MetricFamily, MetricType
 from ..values import GaugeCell
-from ._family import Child, Family, inprogress_choosing_labels, timer_choosing_labels
+from ._family import (
+    Child,
+    Family,
+    Registrar,
+    inprogress_choosing_labels,
+    timer_choosing_labels,
+)
 from ._timing import InProgress, Timer
 
 
@@ -50,19 +56,71 @@ class GaugeChild(_GaugeHelpers, Child):
         self._init_cell()
 
 
+MULTIPROCESS_MODES = (
+    "all",
+    "liveall",
+    "sum",
+    "livesum",
+    "min",
+    "livemin",
+    "max",
+    "livemax",
+    "mostrecent",
+    "livemostrecent",
+)
+"""How a gauge's values in several processes are merged (``multiprocess_mode=``)."""
+
+DEFAULT_MULTIPROCESS_MODE = "livesum"
+
+
+def check_multiprocess_mode(mode: object) -> str:
+    if mode.__class__ is not str or mode not in MULTIPROCESS_MODES:
+        raise ValueError(
+            f"multiprocess_mode must be one of {', '.join(MULTIPROCESS_MODES)}; got {mode!r}"
+        )
+    return mode  # type: ignore[return-value]
+
+
 class Gauge(Family[GaugeChild], _GaugeHelpers):
     """A gauge family: any float, negative included.
 
     Unlabelled, the family is its own series, with the methods of ``GaugeChild``.
+
+    ``multiprocess_mode`` says how the values of several processes are merged in
+    multi-process mode (see ``docs/multiprocess.md``): ``livesum`` (the default: the sum
+    over live processes, which is what a gauge of something each worker holds means),
+    ``sum``, ``min``, ``max``, ``mostrecent`` (the last value set in any process), their
+    ``live`` variants that leave dead processes out, and ``all``/``liveall`` (one series
+    per process, with a ``pid`` label). Part of the definition; ignored in one process.
     """
 
-    __slots__ = ()
+    __slots__ = ("_multiprocess_mode",)
 
     TYPE: ClassVar[MetricType] = MetricType.GAUGE
     CHILD: ClassVar[type[GaugeChild]] = GaugeChild
 
+    def __init__(
+        self,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        *,
+        unit: str = "",
+        multiprocess_mode: str = DEFAULT_MULTIPROCESS_MODE,
+        registry: Registrar | None = None,
+    ) -> None:
+        self._multiprocess_mode = check_multiprocess_mode(multiprocess_mode)
+        super().__init__(name, help, labelnames, unit=unit, registry=registry)
+
     def _init_cell_for_family(self) -> None:
         self._init_cell()
+
+    @property
+    def multiprocess_mode(self) -> str:
+        return self._multiprocess_mode
+
+    def _options(self) -> tuple[tuple[str, object], ...]:
+        return (("multiprocess_mode", self._multiprocess_mode),)
 
     def get(self) -> float:
         """The value of an unlabelled gauge."""
