@@ -10,8 +10,8 @@ collectors that describe themselves, at each export for those that cannot.
 from __future__ import annotations
 
 import inspect
-import os
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
@@ -430,7 +430,9 @@ class MetricsRegistry:
         entries = self._entries
         # Where the storage keeps values elsewhere (other processes' files), it makes the
         # snapshots of this registry's families, and of families only it knows.
-        stored = self.storage.snapshots([e.collector for e in entries if isinstance(e.collector, Family)])
+        stored = self.storage.snapshots(
+            [e.collector for e in entries if isinstance(e.collector, Family)]
+        )
         for entry in entries:
             described = entry.names
             if wanted is not None and described is not None and wanted.isdisjoint(described):
@@ -460,7 +462,9 @@ class MetricsRegistry:
             try:
                 self._check_names(self._stored_entry, [family], produced)
             except RegistrationError as error:
-                self._report_once(f"{family.name!r} from {self.storage!r} is left out: {error}", None)
+                self._report_once(
+                    f"{family.name!r} from {self.storage!r} is left out: {error}", None
+                )
             else:
                 out.append(family)
         if self._errors and (wanted is None or not wanted.isdisjoint(_COLLECTOR_ERRORS_NAMES)):

@@ -217,7 +217,7 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         facade family made before ``init(multiprocess_dir=...)``, which has recorded
         nothing yet). The cells of every storage have the same slots, so each object just
         changes class and sets up its cell anew."""
-        base = next(k for k in type(self).__mro__ if "CHILD" in vars(k))
+        base: Any = next(k for k in type(self).__mro__ if "CHILD" in vars(k))
         cell = storage.cell_class(base._default_cell(dict(self.definition().options)))
         concrete, child_class = compose(base, cell), compose(base.CHILD, cell)
         if type(self).UTF8_NAMES:

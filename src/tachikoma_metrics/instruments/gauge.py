@@ -78,7 +78,7 @@ def check_multiprocess_mode(mode: object) -> str:
         raise ValueError(
             f"multiprocess_mode must be one of {', '.join(MULTIPROCESS_MODES)}; got {mode!r}"
         )
-    return mode  # type: ignore[return-value]
+    return mode
 
 
 class Gauge(Family[GaugeChild], _GaugeHelpers):

@@ -17,7 +17,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from threading import get_ident
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _locks
 from ..model import Exemplar
@@ -29,8 +29,8 @@ from ..values import (
     CounterCell,
     GaugeCell,
     HistogramCell,
-    _FunctionBase,
     _function_base,
+    _FunctionBase,
     _settle,
     as_float,
     check_increment,
@@ -73,8 +73,8 @@ class MultiprocessCounterCell(CounterCell, Bound):
     if not TYPE_CHECKING:
         __slots__ = ()
     STORAGE = CounterCell.STORAGE
-    _value: memoryview  # type: ignore[assignment]
-    _others: dict[int, memoryview] | None  # type: ignore[assignment]
+    _value: memoryview[float]  # type: ignore[assignment]
+    _others: dict[int, memoryview[float]] | None  # type: ignore[assignment]
 
     def _init_cell(self) -> None:
         CounterCell._init_cell(self)
@@ -117,7 +117,7 @@ class MultiprocessCounterCell(CounterCell, Bound):
             if self._mp is not None:
                 self._mp.write_exemplar(0, traced)
 
-    def _view_for(self, ident: int) -> memoryview:
+    def _view_for(self, ident: int) -> memoryview[float]:
         binding: Binding | None = self._mp
         if ident != self._owner:
             others = self._others
@@ -133,15 +133,15 @@ class MultiprocessCounterCell(CounterCell, Bound):
             self._value = self._new_entry()
         return self._value
 
-    def _new_entry(self) -> memoryview:
+    def _new_entry(self) -> memoryview[float]:
         created = self._created
 
-        def head(floats: memoryview, first: int) -> None:
+        def head(floats: memoryview[float], first: int) -> None:
             floats[first + 1] = created
 
         return cast(Binding, self._mp).new_entry(2, head)[:1]
 
-    def _thread_entry(self) -> memoryview:
+    def _thread_entry(self) -> memoryview[float]:
         binding = cast(Binding, self._mp)
         if not binding.entries:  # the owner's entry comes first
             self._value = self._new_entry()
@@ -195,7 +195,7 @@ class MultiprocessGaugeCell(GaugeCell, Bound):
     if not TYPE_CHECKING:
         __slots__ = ()
     STORAGE = GaugeCell.STORAGE
-    _value: memoryview  # type: ignore[assignment]
+    _value: memoryview[float]  # type: ignore[assignment]
 
     def _init_cell(self) -> None:
         GaugeCell._init_cell(self)
@@ -210,7 +210,7 @@ class MultiprocessGaugeCell(GaugeCell, Bound):
         Bound._adopt(self)
         self._base = None  # type: ignore[assignment]
 
-    def _entry(self) -> memoryview:
+    def _entry(self) -> memoryview[float]:
         binding: Binding | None = self._mp
         if binding is not None and not binding.entries:
             previous = self._value
@@ -245,7 +245,7 @@ class MultiprocessGaugeCell(GaugeCell, Bound):
             view[2] = 0.0
 
     def _check_no_function(self) -> None:
-        base = self._base
+        base = cast("_FunctionBase | None", self._base)
         if base is not None:
             raise ValueError(
                 f"this gauge takes its value from {base.function!r} (set_function):"
@@ -285,8 +285,8 @@ class MultiprocessHistogramCell(HistogramCell, Bound):
     if not TYPE_CHECKING:
         __slots__ = ()
     STORAGE = HistogramCell.STORAGE
-    _counts: memoryview  # type: ignore[assignment]
-    _others: dict[int, memoryview] | None  # type: ignore[assignment]
+    _counts: memoryview[float]  # type: ignore[assignment]
+    _others: dict[int, memoryview[float]] | None  # type: ignore[assignment]
 
     def _init_cell(self, slot_bounds: tuple[float, ...], *more: Any) -> None:
         HistogramCell._init_cell(self, slot_bounds)
@@ -318,7 +318,7 @@ class MultiprocessHistogramCell(HistogramCell, Bound):
             if self._mp is not None:
                 self._mp.write_exemplar(index - 2, traced)
 
-    def _slot_for(self, ident: int) -> memoryview:  # type: ignore[override]
+    def _slot_for(self, ident: int) -> memoryview[float]:  # type: ignore[override]
         binding: Binding | None = self._mp
         if ident != self._owner:
             others = self._others
@@ -334,16 +334,16 @@ class MultiprocessHistogramCell(HistogramCell, Bound):
             self._counts = self._new_entry()
         return self._counts
 
-    def _new_entry(self) -> memoryview:
+    def _new_entry(self) -> memoryview[float]:
         created = self._created
         size = len(self._bounds)
 
-        def head(floats: memoryview, first: int) -> None:
+        def head(floats: memoryview[float], first: int) -> None:
             floats[first] = created
 
         return cast(Binding, self._mp).new_entry(size + 1, head)[1:]
 
-    def _thread_entry(self) -> memoryview:
+    def _thread_entry(self) -> memoryview[float]:
         binding = cast(Binding, self._mp)
         if not binding.entries:
             self._counts = self._new_entry()
@@ -355,15 +355,19 @@ class MultiprocessHistogramCell(HistogramCell, Bound):
             views = [self._counts]
         else:
             views = [entry[1:] for entry in binding.entries]
-        total = consistent(views[0].tolist())
+        total = consistent(_listed(views[0]))
         for view in views[1:]:
-            total = [a + b for a, b in zip(total, consistent(view.tolist()), strict=True)]
+            total = [a + b for a, b in zip(total, consistent(_listed(view)), strict=True)]
         return [int(c) for c in total[2:]], float(total[0]), int(total[1])
 
     def _retire(self, ident: int) -> None:
         if self._owner == ident:
             _settle(self._counts)  # type: ignore[arg-type]
         _retire_thread(self, ident)
+
+
+def _listed(view: memoryview[float]) -> list[float]:
+    return cast("list[float]", view.tolist())
 
 
 def consistent(counts: list[float]) -> list[float]:

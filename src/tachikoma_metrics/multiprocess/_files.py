@@ -28,7 +28,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 MAGIC = b"TKMP0001"
 CHUNK_HEADER = 32
@@ -66,7 +66,9 @@ class Chunk:
     def __init__(self, fd: int, offset: int, size: int) -> None:
         self.offset = offset
         self.size = size
-        self.map = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=offset)
+        self.map = mmap.mmap(
+            fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=offset
+        )
         self.raw = memoryview(self.map)
         self.floats = self.raw.cast("d")
         self.used = CHUNK_HEADER
@@ -146,8 +148,8 @@ class FileReader:
         self.records: list[Record] = []
         self.error: str | None = None
         self._map: mmap.mmap | None = None
-        self.floats: memoryview | None = None
-        self.raw: memoryview | None = None
+        self.floats: memoryview[float] | None = None
+        self.raw: memoryview[int] | None = None
         self._chunk = 0  # offset of the chunk being parsed
         self._position = CHUNK_HEADER  # within it
 
@@ -236,7 +238,7 @@ class FileReader:
     def values(self, record: Record) -> list[float]:
         floats = self.floats
         assert floats is not None
-        return floats[record.first : record.first + record.slots].tolist()
+        return cast("list[float]", floats[record.first : record.first + record.slots].tolist())
 
     def _unmap(self) -> None:
         for view in (self.floats, self.raw):

@@ -35,7 +35,9 @@ class _Series:
     created: float = _INF
     counts: list[float] | None = None  # histogram: [sum, count, buckets...]
     exemplars: dict[int, Exemplar] = field(default_factory=dict)
-    gauges: list[tuple[int, float, float, bool]] = field(default_factory=list)  # pid, value, time, live
+    gauges: list[tuple[int, float, float, bool]] = field(
+        default_factory=list
+    )  # pid, value, time, live
     stamp: float = -_INF  # time of the latest info/stateset write
     info: dict[str, str] | None = None
     seen: bool = False
@@ -105,7 +107,9 @@ class Merge:
             elif record.kind == EXEMPLAR and raw is not None and len(values) == EXEMPLAR_SLOTS:
                 start = (record.first + 4) * 8
                 for _ in range(100):
-                    exemplar = decode_exemplar(values, bytes(raw[start : start + 8 * (EXEMPLAR_SLOTS - 4)]))
+                    exemplar = decode_exemplar(
+                        values, bytes(raw[start : start + 8 * (EXEMPLAR_SLOTS - 4)])
+                    )
                     if exemplar is not None and reader.values(record)[0] == values[0]:
                         break
                     values = reader.values(record)
@@ -122,7 +126,10 @@ class Merge:
             series.value += values[0]
             series.created = min(series.created, values[1])
             series.seen = True
-        elif kind is MetricType.HISTOGRAM and len(values) == len(family.payload["options"]["buckets"]) + 3:
+        elif (
+            kind is MetricType.HISTOGRAM
+            and len(values) == len(family.payload["options"]["buckets"]) + 3
+        ):
             counts = values[1:]
             buckets = sum(counts[2:])
             counts[1] = buckets  # a writer killed mid-observation: its buckets are what counted
@@ -184,9 +191,9 @@ class Merge:
                 for bound, count in zip(bounds, counts[2:], strict=True):
                     running += int(count)
                     cumulative.append((bound, running))
-                exemplars = None
+                traced = None
                 if series.exemplars:
-                    exemplars = tuple(series.exemplars.get(i) for i in range(len(bounds)))
+                    traced = tuple(series.exemplars.get(i) for i in range(len(bounds)))
                 histograms.append(
                     (
                         LabelSet(key),
@@ -195,7 +202,7 @@ class Merge:
                             float(counts[0]),
                             running,
                             series.created,
-                            exemplars,
+                            traced,
                         ),
                     )
                 )
@@ -269,20 +276,27 @@ class Merge:
 
     def write(self, writer: FileWriter) -> None:
         """Write what still counts once every process merged so far is dead."""
-        for number, (name, family) in enumerate(sorted(self.families.items())):
+        for number, (_name, family) in enumerate(sorted(self.families.items())):
             writer.append(FAMILY, _files.encode_payload(dict(family.payload, id=number)), 0)
             for key, series in family.series.items():
                 self._write_series(writer, number, family, key, series)
 
     def _write_series(
-        self, writer: FileWriter, number: int, family: _Family, key: tuple[str, ...], series: _Series
+        self,
+        writer: FileWriter,
+        number: int,
+        family: _Family,
+        key: tuple[str, ...],
+        series: _Series,
     ) -> None:
         head = [number, list(key)]
         kind = family.kind
 
         def entry(values: Iterable[float], role: object = "") -> None:
             values = list(values)
-            chunk, first, _ = writer.append(SERIES, _files.encode_payload([*head, role]), len(values))
+            chunk, first, _ = writer.append(
+                SERIES, _files.encode_payload([*head, role]), len(values)
+            )
             chunk.floats[first : first + len(values)] = _floats(values)
 
         if kind is MetricType.COUNTER and series.seen:
@@ -315,7 +329,9 @@ class Merge:
             chunk.floats[first] = series.stamp
         for bucket, exemplar in series.exemplars.items():
             labels = _files.encode_payload([list(pair) for pair in exemplar.labels])
-            chunk, first, _ = writer.append(EXEMPLAR, _files.encode_payload([*head, bucket]), EXEMPLAR_SLOTS)
+            chunk, first, _ = writer.append(
+                EXEMPLAR, _files.encode_payload([*head, bucket]), EXEMPLAR_SLOTS
+            )
             floats = chunk.floats
             floats[first + 1] = exemplar.value
             floats[first + 2] = exemplar.timestamp or 0.0

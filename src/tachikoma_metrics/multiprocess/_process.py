@@ -19,7 +19,6 @@ import fcntl
 import json
 import os
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -40,7 +39,7 @@ EXEMPLAR_SLOTS = 4 + 256
 _EXEMPLAR_PAYLOAD = 8 * (EXEMPLAR_SLOTS - 4)
 
 
-def scratch(slots: int) -> memoryview:
+def scratch(slots: int) -> memoryview[float]:
     """Float slots in process memory: where a series writes while it has no file entry
     (a dropped series, whose writes no export shows, as in one process)."""
     return memoryview(bytearray(8 * slots)).cast("d")
@@ -101,7 +100,9 @@ class Process:
         self.family_ids[id(family)] = (family, number)
         return number
 
-    def entry(self, family: Any, labels: tuple[str, ...], kind: int, role: object, slots: int) -> tuple[memoryview, int]:
+    def entry(
+        self, family: Any, labels: tuple[str, ...], kind: int, role: object, slots: int
+    ) -> tuple[memoryview[float], int]:
         """A new entry of ``slots`` float slots for a series; its chunk's float view and the
         index of its first slot there."""
         with self.lock:
@@ -141,17 +142,17 @@ class Binding:
         self.storage = storage
         self.family = family
         self.labels = labels
-        self.entries: list[memoryview] = []  # every entry of this series, owner's first
-        self.spares: list[memoryview] = []  # entries of exited threads, to be taken over
-        self.exemplars: dict[int, tuple[memoryview, int]] = {}
+        self.entries: list[memoryview[float]] = []  # every entry of this series, owner's first
+        self.spares: list[memoryview[float]] = []  # entries of exited threads, to be taken over
+        self.exemplars: dict[int, tuple[memoryview[int], int]] = {}
         self.offset = 0.0  # a counter's local reset: minus its total then
 
-    def new_entry(self, slots: int, head: Callable[[memoryview, int], None] | None = None) -> memoryview:
+    def new_entry(
+        self, slots: int, head: Callable[[memoryview[float], int], None] | None = None
+    ) -> memoryview[float]:
         """A new entry of ``slots`` slots, first filled by ``head(floats, first)``; the
         view returned covers the slots from the first."""
-        floats, first = self.storage.process.entry(
-            self.family, self.labels, SERIES, "", slots
-        )
+        floats, first = self.storage.process.entry(self.family, self.labels, SERIES, "", slots)
         if head is not None:
             head(floats, first)
         view = floats[first : first + slots]
@@ -176,7 +177,9 @@ class Binding:
             floats = raw.cast("d")
             floats[first] += 1.0  # odd: being written
             floats[first + 1] = exemplar.value
-            floats[first + 2] = exemplar.timestamp if exemplar.timestamp is not None else time.time()
+            floats[first + 2] = (
+                exemplar.timestamp if exemplar.timestamp is not None else time.time()
+            )
             floats[first + 3] = float(len(payload))
             start = (first + 4) * 8
             raw[start : start + len(payload)] = payload
@@ -202,6 +205,3 @@ def decode_exemplar(values: list[float], raw: bytes) -> Exemplar | None:
         return Exemplar(tuple((str(n), str(v)) for n, v in pairs), values[1], values[2])
     except (ValueError, TypeError):
         return None
-
-
-

@@ -25,7 +25,7 @@ import secrets
 import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from .. import _locks
@@ -61,7 +61,7 @@ def check_directory(directory: object) -> str:
     """``directory`` as a path if it is an existing, writable directory; else an error
     naming it and what is wrong."""
     try:
-        path = os.fspath(directory)  # type: ignore[call-overload]
+        path: str | bytes = os.fspath(directory)  # type: ignore[call-overload]
     except TypeError:
         raise TypeError(f"multiprocess_dir must be a path, got {directory!r}") from None
     if isinstance(path, bytes):
@@ -71,7 +71,9 @@ def check_directory(directory: object) -> str:
     if not os.path.exists(path):
         raise FileNotFoundError(errno.ENOENT, f"multiprocess_dir {path!r} does not exist", path)
     if not os.path.isdir(path):
-        raise NotADirectoryError(errno.ENOTDIR, f"multiprocess_dir {path!r} is not a directory", path)
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"multiprocess_dir {path!r} is not a directory", path
+        )
     probe = os.path.join(path, f".probe-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -117,7 +119,7 @@ class MultiprocessStorage(Storage):
     def cell_class(self, cell: type[C]) -> type[C]:
         known = self._classes.get(cell)
         if known is not None:
-            return known  # type: ignore[return-value]
+            return known
         replacement = CELLS.get(cell)
         if replacement is None:
             if issubclass(cell, HistogramCell) and "_flush" not in dir(cell):
@@ -184,7 +186,9 @@ class MultiprocessStorage(Storage):
     def _directory_lock(self, how: int) -> Iterator[None]:
         if self._lock_fd < 0 or self._lock_pid != os.getpid():
             path = os.path.join(self.directory, LOCK)
-            self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            self._lock_fd = os.open(
+                path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644
+            )
             self._lock_pid = os.getpid()
         fcntl.flock(self._lock_fd, how)
         try:
@@ -194,9 +198,7 @@ class MultiprocessStorage(Storage):
 
     def _files(self) -> list[str]:
         return sorted(
-            name
-            for name in os.listdir(self.directory)
-            if name.endswith(SUFFIX) and name != ARCHIVE
+            name for name in os.listdir(self.directory) if name.endswith(SUFFIX) and name != ARCHIVE
         )
 
     def _dead(self, name: str) -> bool:
@@ -250,7 +252,9 @@ class MultiprocessStorage(Storage):
             self._problem(f"cannot read {reader.path}: {error}")
             return None
         if reader.error is not None:
-            self._problem(f"corrupt multi-process file: {reader.error}; the records before it are used")
+            self._problem(
+                f"corrupt multi-process file: {reader.error}; the records before it are used"
+            )
         return reader
 
     def _problem(self, message: str) -> None:
@@ -281,7 +285,9 @@ class MultiprocessStorage(Storage):
                 reader = self._read(name)
                 if reader is not None:
                     merge.add(reader, _pid_of(name), False)
-            temporary = os.path.join(self.directory, f".archive-{os.getpid()}-{secrets.token_hex(4)}")
+            temporary = os.path.join(
+                self.directory, f".archive-{os.getpid()}-{secrets.token_hex(4)}"
+            )
             writer = FileWriter(temporary)
             try:
                 merge.write(writer)
@@ -328,10 +334,8 @@ def _pid_of(name: str) -> int:
 
 
 def _unlink(path: str) -> None:
-    try:
+    with suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def errors_family(problems: Mapping[str, float]) -> MetricFamily | None:
