@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import math
 import os
 import signal
 import subprocess
@@ -225,6 +226,8 @@ class Server:
 
         def ready() -> list[int] | None:
             self.check_running()
+            if "Traceback" in self.log():  # a worker failed (to start): no use waiting
+                raise ServerError(f"the server logged a traceback\n{self.describe()}")
             workers = self.workers()
             if len(workers) != self.expected_workers or set(workers) & set(exclude):
                 return None
@@ -373,6 +376,7 @@ class Load:
         self.result = LoadResult()
         self._lock = threading.Condition()
         self._taken = 0  # requests started or answered: at most total
+        self._started = 0  # attempts started, failed ones included: never decreases
         self._in_flight = 0
         self._open = True  # clients may start requests
         self._stop = False
@@ -388,6 +392,7 @@ class Load:
                     return False
                 if self._open:
                     self._taken += 1
+                    self._started += 1
                     self._in_flight += 1
                     return True
                 self._lock.wait()
@@ -438,6 +443,11 @@ class Load:
     def answered(self) -> int:
         with self._lock:
             return self.result.answered
+
+    def started(self) -> int:
+        """Attempts started so far (answered, failed or in progress)."""
+        with self._lock:
+            return self._started
 
     def wait_answered(self, count: int, deadline: float) -> None:
         """Wait until ``count`` requests were answered (or the load has stopped)."""
@@ -505,6 +515,69 @@ class Load:
     def _raise(self) -> None:
         if self._errors:
             raise self._errors[0]
+
+
+# -- scrapes during a load ----------------------------------------------------------------
+
+
+@dataclass
+class ScrapeLog:
+    """What ``Scraper`` saw: per scrape (requests answered before it began, the counter's
+    value, attempts started by its end); scrapes that failed (a worker killed mid-scrape)."""
+
+    scrapes: list[tuple[int, float, int]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def violations(self) -> list[tuple[int, float, int]]:
+        """Scrapes whose value lost an answered request or counted one never sent."""
+        return [(low, value, high) for low, value, high in self.scrapes if not low <= value <= high]
+
+
+class Scraper:
+    """Scrape ``/metrics`` (any worker) again and again while ``load`` runs, reading the
+    unlabelled counter ``name``: an answered request was counted before its answer, so
+    every scrape must show at least the requests answered before it began and at most the
+    attempts started by its end."""
+
+    def __init__(self, port: int, load: Load, name: str, *, interval: float = 0.1) -> None:
+        self.port = port
+        self.load = load
+        self.key = (name, ())
+        self.interval = interval
+        self.log = ScrapeLog()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mp-scraper", daemon=True)
+
+    def _run(self) -> None:
+        # Imported here: scrape_client needs pytest, this module does not otherwise.
+        from scrape_client import read_samples
+
+        while not self._stop.is_set():
+            low = self.load.answered()
+            try:
+                text = scrape(self.port)
+            except (OSError, http.client.HTTPException, ServerError) as error:
+                self.log.failures.append(repr(error))
+            else:
+                high = self.load.started()
+                value = read_samples(text).get(self.key)
+                self.log.scrapes.append((low, math.nan if value is None else value, high))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> Scraper:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(REQUEST_TIMEOUT + 1)
+        if self._thread.is_alive():
+            raise ServerError("the scraper did not stop")
 
 
 # -- kills --------------------------------------------------------------------------------

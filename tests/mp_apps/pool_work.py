@@ -139,6 +139,18 @@ def setup(directory: str) -> None:
     _instruments = define(metrics.MetricsRegistry(multiprocess_dir=directory))
 
 
+def teardown() -> None:
+    """Forget this process's registry, and release its file (the process then counts as
+    dead there), so nothing of it outlives a test."""
+    global _instruments
+    if _instruments is not None:
+        storage = _instruments.registry.storage
+        _instruments = None
+        close = getattr(storage, "close", None)
+        if close is not None:
+            close()
+
+
 def instruments() -> Instruments:
     assert _instruments is not None, "setup() has not run in this process"
     return _instruments
