@@ -67,6 +67,8 @@ def _seed(merged: _Family, family: Any, pid: int, now: float) -> None:
         entry = merged.series.get(key)
         if entry is None:
             entry = merged.series[key] = _Series()
+        elif entry.removed and not entry.seen:
+            continue  # removed in another process, and not written here since
         if kind is MetricType.GAUGE:
             if one._base is not None:  # a function: read here, in the serving process
                 value = one.get()

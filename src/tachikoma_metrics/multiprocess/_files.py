@@ -150,6 +150,7 @@ class FileReader:
         self._map: mmap.mmap | None = None
         self.floats: memoryview[float] | None = None
         self.raw: memoryview[int] | None = None
+        self._identity = (-1, -1)
         self._chunk = 0  # offset of the chunk being parsed
         self._position = CHUNK_HEADER  # within it
 
@@ -157,7 +158,15 @@ class FileReader:
         """Map the file as it is now and parse new records. Raises ``OSError`` if it cannot
         be opened; a format error is kept in ``error`` (records before it stay)."""
         with open(self.path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
+            status = os.fstat(handle.fileno())
+            size = status.st_size
+            if (status.st_dev, status.st_ino) != self._identity:
+                # Another file under this name (the archive is replaced whole): start over.
+                self._unmap()
+                self.records = []
+                self.error = None
+                self._chunk, self._position = 0, CHUNK_HEADER
+                self._identity = (status.st_dev, status.st_ino)
             if self._map is None or size != len(self._map):
                 self._unmap()
                 if size < _PAGE or size % 8:

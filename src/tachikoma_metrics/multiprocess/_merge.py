@@ -22,9 +22,10 @@ from typing import Any
 from ..instruments.info import Info
 from ..instruments.stateset import StateSet
 from ..model import Exemplar, HistogramValue, LabelSet, MetricFamily, MetricType
-from . import _files
+from . import _files, _removals
 from ._files import EXEMPLAR, FAMILY, INFO, SERIES, FileReader, FileWriter
 from ._process import EXEMPLAR_SLOTS, decode_exemplar
+from ._removals import Removals
 
 _INF = math.inf
 
@@ -41,6 +42,7 @@ class _Series:
     stamp: float = -_INF  # time of the latest info/stateset write
     info: dict[str, str] | None = None
     seen: bool = False
+    removed: bool = False  # an entry of it was left out as removed (see ``_removals``)
 
 
 @dataclass(slots=True)
@@ -58,9 +60,9 @@ class _Family:
 class Merge:
     """Files folded together (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, removals: Removals | None = None) -> None:
         self.families: dict[str, _Family] = {}
-        self.functions: set[tuple[str, tuple[str, ...]]] = set()
+        self.removals = removals if removals is not None else Removals()
 
     def _family(self, payload: dict[str, Any]) -> _Family | None:
         name = payload.get("name")
@@ -75,11 +77,12 @@ class Merge:
             return None  # another definition under the same name: the first one wins
         return family
 
-    def add(self, reader: FileReader, pid: int, live: bool) -> None:
-        """Fold in one file, of process ``pid`` (0 for the archive, whose gauges carry
-        their pid), alive or not."""
+    def add(self, reader: FileReader, source: str, pid: int, live: bool) -> None:
+        """Fold in one file, known in the removals log as ``source``, of process ``pid`` (0
+        for the archive, whose gauges carry their pid), alive or not."""
         ids: dict[int, _Family | None] = {}
         raw = reader.raw
+        marks = self.removals.marks.get(source, {})
         for record in reader.records:
             payload = record.payload
             if record.kind == FAMILY:
@@ -98,6 +101,17 @@ class Merge:
             if series is None:
                 series = family.series[key] = _Series()
             values = reader.values(record)
+            mark = marks.get(record.offset)
+            if mark is not None:
+                if record.kind == SERIES:
+                    after = _removals.after(family.kind, values, mark)
+                    if after is None:
+                        series.removed = True
+                        continue
+                    values = after
+                elif record.kind == INFO:
+                    series.removed = True
+                    continue
             if record.kind == SERIES:
                 self._series(family, series, values, role, pid, live)
             elif record.kind == INFO:
@@ -113,6 +127,10 @@ class Merge:
                     if exemplar is not None and reader.values(record)[0] == values[0]:
                         break
                     values = reader.values(record)
+                if exemplar is not None and (
+                    exemplar.timestamp or 0.0
+                ) <= self.removals.removed_since(family.payload["name"], key):
+                    exemplar = None
                 if exemplar is not None and isinstance(role, int):
                     known = series.exemplars.get(role)
                     if known is None or (known.timestamp or 0) <= (exemplar.timestamp or 0):

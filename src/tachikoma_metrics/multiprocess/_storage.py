@@ -23,6 +23,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -32,7 +33,7 @@ from .. import _locks
 from ..model import MetricFamily, MetricType
 from ..storage import Storage, Stored
 from ..values import Cell, HistogramCell
-from . import _files
+from . import _files, _removals
 from ._cells import CELLS, Bound, MultiprocessHistogramCell
 from ._files import FileReader, FileWriter
 from ._merge import Merge
@@ -150,12 +151,16 @@ class MultiprocessStorage(Storage):
                 self._families[id(family)] = family
 
     def removed(self, family: Any, match: Mapping[int, str], series: Sequence[Cell]) -> None:
+        """Dropped here and in every process (see ``_removals``); a handle on a dropped
+        series writes to memory no export reads, as in one process."""
         for one in series:
             if isinstance(one, Bound):
                 one._bind(None)
+        self._record_removal(family.name, match, _removals.REMOVE)
 
     def reset_series(self, binding: Binding, created: float) -> None:
-        """A counter series was reset in this process."""
+        """A counter series was reset: from zero in every process."""
+        self._record_removal(binding.family.name, dict(enumerate(binding.labels)), _removals.RESET)
 
     def _series_of(self, family: Any) -> list[Bound]:
         if not family.labelnames:
@@ -222,22 +227,29 @@ class MultiprocessStorage(Storage):
             if any_dead:
                 self.compact()
             with self._directory_lock(fcntl.LOCK_SH):
-                merge = Merge()
-                archive = self._read(ARCHIVE)
-                absorbed = set()
-                if archive is not None:
-                    absorbed = _absorbed(archive)
-                    merge.add(archive, 0, False)
-                names = self._files()
-                for name in names:
-                    if name in absorbed:
-                        continue
-                    reader = self._read(name)
-                    if reader is not None:
-                        merge.add(reader, _pid_of(name), not self._dead(name))
+                merge = Merge(_removals.read(self.directory))
+                names = self._merge_files(merge, self._files(), live=True)
                 for path in set(self._readers) - {ARCHIVE, *names}:
                     self._readers.pop(path).close()
                 return merge
+
+    def _merge_files(self, merge: Merge, names: list[str], live: bool) -> list[str]:
+        """Add the archive and the files ``names`` (those it has not absorbed) to ``merge``;
+        return the names added. ``live``: ask each file whether its process lives."""
+        archive = self._read(ARCHIVE)
+        absorbed: set[str] = set()
+        if archive is not None:
+            token, absorbed = _archive_info(archive)
+            merge.add(archive, "archive:" + token, 0, False)
+        added = []
+        for name in names:
+            if name in absorbed:
+                continue
+            reader = self._read(name)
+            if reader is not None:
+                merge.add(reader, name, _pid_of(name), live and not self._dead(name))
+                added.append(name)
+        return added
 
     def _read(self, name: str) -> FileReader | None:
         reader = self._readers.get(name)
@@ -259,8 +271,6 @@ class MultiprocessStorage(Storage):
 
     def _problem(self, message: str) -> None:
         if message not in self._problems:
-            import time
-
             self._problems[message] = time.time()
             logger.warning("%s", message)
 
@@ -268,40 +278,72 @@ class MultiprocessStorage(Storage):
         """Fold every dead process's file into the archive and delete it; return how many.
         Holds the directory lock exclusively meanwhile."""
         with self._directory_lock(fcntl.LOCK_EX):
-            archive_path = os.path.join(self.directory, ARCHIVE)
-            archive = self._read(ARCHIVE) if os.path.exists(archive_path) else None
-            absorbed = _absorbed(archive) if archive is not None else set()
+            archive = self._read(ARCHIVE)
+            absorbed = _archive_info(archive)[1] if archive is not None else set()
             names = self._files()
             dead = [name for name in names if name not in absorbed and self._dead(name)]
             leftovers = [name for name in names if name in absorbed]
-            if not dead:
-                for name in leftovers:
-                    _unlink(os.path.join(self.directory, name))
-                return 0
-            merge = Merge()
-            if archive is not None:
-                merge.add(archive, 0, False)
-            for name in dead:
-                reader = self._read(name)
-                if reader is not None:
-                    merge.add(reader, _pid_of(name), False)
-            temporary = os.path.join(
-                self.directory, f".archive-{os.getpid()}-{secrets.token_hex(4)}"
-            )
-            writer = FileWriter(temporary)
-            try:
-                merge.write(writer)
-                writer.append(_files.FAMILY, _files.encode_payload({"absorbed": dead}), 0)
-            finally:
-                writer.close()
-            os.replace(temporary, archive_path)
-            self._readers.pop(ARCHIVE, None)
+            if dead:
+                removals = _removals.read(self.directory)
+                merge = Merge(removals)
+                self._merge_files(merge, dead, live=False)
+                self._write_archive(merge, dead)
+                alive = [name for name in names if name not in absorbed and name not in dead]
+                _removals.rewrite(self.directory, removals, alive)
             for name in dead + leftovers:
                 _unlink(os.path.join(self.directory, name))
                 reader = self._readers.pop(name, None)
                 if reader is not None:
                     reader.close()
             return len(dead)
+
+    def _write_archive(self, merge: Merge, absorbed: list[str]) -> None:
+        """Replace the archive with ``merge``, naming the files it absorbed."""
+        token = secrets.token_hex(8)
+        temporary = os.path.join(self.directory, f".archive-{os.getpid()}-{token}")
+        writer = FileWriter(temporary)
+        try:
+            merge.write(writer)
+            info = {"archive": token, "absorbed": absorbed}
+            writer.append(_files.FAMILY, _files.encode_payload(info), 0)
+        finally:
+            writer.close()
+        os.replace(temporary, os.path.join(self.directory, ARCHIVE))
+
+    def _record_removal(self, family: str, match: Mapping[int, str], how: str) -> None:
+        """Write down every entry of the removed series as it is now (see ``_removals``)."""
+        with self._scan_lock, self._directory_lock(fcntl.LOCK_EX):
+            seen: dict[str, dict[str, list[float]]] = {}
+            for name in [ARCHIVE, *self._files()]:
+                reader = self._read(name)
+                if reader is None:
+                    continue
+                key = "archive:" + _archive_info(reader)[0] if name == ARCHIVE else name
+                ids = {
+                    record.payload.get("id")
+                    for record in reader.records
+                    if record.kind == _files.FAMILY
+                    and isinstance(record.payload, dict)
+                    and record.payload.get("name") == family
+                }
+                for record in reader.records:
+                    if record.kind not in (_files.SERIES, _files.INFO):
+                        continue
+                    try:
+                        number, labels, _ = record.payload
+                    except (TypeError, ValueError):
+                        continue
+                    if number in ids and _removals.matches(match, tuple(labels)):
+                        records = seen.setdefault(key, {})
+                        records[str(record.offset)] = reader.values(record)
+            entry = {
+                "family": family,
+                "match": {str(index): value for index, value in match.items()},
+                "how": how,
+                "time": time.time(),
+                "seen": seen,
+            }
+            _removals.append(self.directory, entry)
 
     def mark_process_dead(self, pid: int) -> int:
         """Process ``pid`` has exited: fold its files (and any other dead process's) into
@@ -316,14 +358,15 @@ class MultiprocessStorage(Storage):
         return snapshots(self.merged(), families, self._problems)
 
 
-def _absorbed(archive: FileReader) -> set[str]:
-    names: set[str] = set()
+def _archive_info(archive: FileReader) -> tuple[str, set[str]]:
+    """The archive's token (its name in the removals log) and the files it absorbed."""
     for record in archive.records:
-        if record.kind == _files.FAMILY and isinstance(record.payload, dict):
-            absorbed = record.payload.get("absorbed")
-            if isinstance(absorbed, list):
-                names.update(str(name) for name in absorbed)
-    return names
+        payload = record.payload
+        if record.kind == _files.FAMILY and isinstance(payload, dict) and "archive" in payload:
+            absorbed = payload.get("absorbed")
+            names = {str(name) for name in absorbed} if isinstance(absorbed, list) else set()
+            return str(payload["archive"]), names
+    return "", set()
 
 
 def _pid_of(name: str) -> int:
