@@ -134,7 +134,7 @@ class Histogram(Family[HistogramChild], _HistogramHelpers):
 
     @classmethod
     def _default_cell(cls, options: dict[str, Any]) -> type[HistogramCell]:
-        if options["native"]:
+        if options.get("native", False):
             return NativeHistogramCell  # buffers, then counts classic buckets by bisection
         return histogram_cell_for(options["buckets"])  # checked by __new__
 
