@@ -40,11 +40,12 @@ few KB per age bucket (a lognormal with sigma 1: about 8 KB).
 from __future__ import annotations
 
 import math
+import struct
 import time
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from itertools import accumulate, repeat
 from operator import add, rshift
@@ -73,6 +74,8 @@ _COMPACT_AT = 1 << 14
 # A float's bucket is the top 18 bits of its 64: sign, 11 exponent bits, 6 mantissa bits.
 _SHIFT = 46
 _NEGATIVE = 1 << 17  # the sign bit, in bucket indices
+_FLOAT = struct.Struct("<d")
+_BITS = struct.Struct("<Q")
 _POSITIVE_INF = 0x7FF << 6  # +Inf's index (exponent all ones, mantissa 0); NaN never comes
 _NEGATIVE_INF = _NEGATIVE | _POSITIVE_INF
 # Index 0 holds +0.0 and the positive floats under 2**-1028; _NEGATIVE their negatives.
@@ -226,6 +229,13 @@ def _midpoint(key: int) -> float:
     return _ldexp(2 * top_bits + 1, -1029)  # subnormals: [j * 2**-1028, (j + 1) * 2**-1028)
 
 
+def bucket_of(value: float) -> int:
+    """The sketch's bucket index of one float (no NaN): the top 18 bits of its IEEE 754
+    form, as ``Sketch`` counts it (``Sketch.add_buckets`` takes counts by this index)."""
+    bits: int = _BITS.unpack(_FLOAT.pack(value))[0]
+    return bits >> _SHIFT
+
+
 def _buckets(values: list[float]) -> Counter[int]:
     """Bucket index -> count for ``values`` (plain floats): every step runs in C."""
     bits = memoryview(array("d", values)).cast("B").cast("Q")
@@ -268,13 +278,24 @@ class Sketch:
         """Count ``values`` (plain floats, none NaN)."""
         if not values:
             return
-        self.count += len(values)
-        low, high = min(values), max(values)
+        self._add_keys(_buckets(values), len(values), min(values), max(values))
+
+    def add_buckets(self, counts: Mapping[int, int], low: float, high: float) -> None:
+        """Count observations given by bucket: ``counts`` maps a bucket index (the top 18
+        bits of a float's IEEE 754 form, ``bucket_of``) to how many fell there; ``low`` and
+        ``high`` are the smallest and largest of them. What ``add`` of those observations
+        would count (the multi-process summary keeps its counts this way)."""
+        keys = {key: count for key, count in counts.items() if count > 0}
+        if keys:
+            self._add_keys(keys, sum(keys.values()), low, high)
+
+    def _add_keys(self, keys: dict[int, int], size: int, low: float, high: float) -> None:
+        """Count ``size`` observations, ``keys`` (bucket index -> count, consumed)."""
+        self.count += size
         if low < self.low:
             self.low = low
         if high > self.high:
             self.high = high
-        keys = _buckets(values)
         # Special values are found by their bucket (cheaper than min() and max()).
         self.positive_inf += keys.pop(_POSITIVE_INF, 0)
         self.zero += keys.pop(0, 0)
@@ -282,7 +303,7 @@ class Sketch:
             return
         top = max(keys)
         if top < _NEGATIVE:  # the common case: all positive
-            self._store(True).add(keys, top, len(values))
+            self._store(True).add(keys, top, size)
             return
         self.negative_inf += keys.pop(_NEGATIVE_INF, 0)
         self.zero += keys.pop(_NEGATIVE, 0)
