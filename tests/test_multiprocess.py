@@ -104,6 +104,7 @@ def test_a_forked_child_starts_from_zero_and_never_writes_the_parents_file(direc
     counter = registry.counter("jobs", "Jobs.")
     counter.inc(5)
     parent_files = tkm_files(directory)
+    assert len(parent_files) == 1
 
     def child() -> None:
         assert counter.get() == 0.0
@@ -402,7 +403,7 @@ def test_concurrent_scrapes_and_compactions_never_lose_or_double_count(directory
     for thread in scrapers:
         thread.start()
     try:
-        for batch in range(6):
+        for _ in range(6):
             run_children(counter.inc, [(1,)] * 8)
             compactors = [FORK.Process(target=_compact, args=(directory,)) for _ in range(2)]
             for compactor in compactors:

@@ -46,6 +46,13 @@ INFO = 4  # payload: [family id, label values, {key: value}]; slots: [time writt
 KINDS = frozenset({FAMILY, SERIES, EXEMPLAR, INFO})
 
 
+# Payloads decoded, by their bytes: every process's file names the same families and
+# series, so a scrape or a compaction parses each once. Decoded values are never changed.
+_decoded: dict[bytes, Any] = {}
+_DECODED_MAX = 1 << 18
+_MISSING = object()
+
+
 class CorruptFile(ValueError):
     """A file's bytes break the format: what is wrong and where."""
 
@@ -233,12 +240,19 @@ class FileReader:
         ):
             raise CorruptFile(f"{self.path}: bad record header at offset {start}")
         payload = bytes(raw[start + RECORD_HEADER : start + RECORD_HEADER + size])
-        if zlib.crc32(payload) != crc:
+        decoded = _decoded.get(payload, _MISSING)
+        if decoded is _MISSING:
+            if zlib.crc32(payload) != crc:
+                raise CorruptFile(f"{self.path}: record at offset {start} fails its checksum")
+            try:
+                decoded = json.loads(payload)
+            except ValueError:
+                raise CorruptFile(f"{self.path}: record at offset {start} is not JSON") from None
+            if len(_decoded) >= _DECODED_MAX:
+                _decoded.clear()
+            _decoded[payload] = decoded
+        elif zlib.crc32(payload) != crc:
             raise CorruptFile(f"{self.path}: record at offset {start} fails its checksum")
-        try:
-            decoded = json.loads(payload)
-        except ValueError:
-            raise CorruptFile(f"{self.path}: record at offset {start} is not JSON") from None
         first = (start + RECORD_HEADER + body) // 8
         slots = (length - RECORD_HEADER - body) // 8
         self.records.append(Record(start, kind, decoded, first, slots))
