@@ -143,7 +143,8 @@ class Server:
 
     ``workers(self)`` says which of its processes are workers (subclasses know)."""
 
-    WORKERS = 0
+    # Attempts at starting when the port ``free_port`` chose was taken in between.
+    START_ATTEMPTS = 3
 
     def __init__(self, command: Sequence[str], workers: int) -> None:
         self.command = list(command)
@@ -203,18 +204,26 @@ class Server:
         env.pop("http_proxy", None)
         env.pop("HTTP_PROXY", None)
         try:
-            self.port = free_port()
-            with self._log_path.open("wb") as log:
-                self.process = subprocess.Popen(
-                    self._arguments(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    cwd=TESTS,
-                    env=env,
-                    start_new_session=True,
-                )
-            self.wait_ready()
+            for attempt in range(1, self.START_ATTEMPTS + 1):
+                self.port = free_port()
+                self._log_path = root / f"server-{attempt}.log"
+                with self._log_path.open("wb") as log:
+                    self.process = subprocess.Popen(
+                        self._arguments(),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        cwd=TESTS,
+                        env=env,
+                        start_new_session=True,
+                    )
+                try:
+                    self.wait_ready()
+                    break
+                except ServerError:
+                    if "in use" not in self.log() or attempt == self.START_ATTEMPTS:
+                        raise
+                    self._terminate()
         except BaseException:
             self._stop()
             raise
@@ -464,6 +473,21 @@ class Load:
             self._raise()
 
     @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Count a request outside the load (a scrape) as in progress for the block, once
+        the load is not paused: so ``paused`` waits for it too."""
+        with self._lock:
+            while not self._open and not self._stop:
+                self._lock.wait()
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._lock.notify_all()
+
+    @contextlib.contextmanager
     def paused(self, deadline: float) -> Iterator[None]:
         """No request in progress inside the block: clients finish what they sent, then
         wait; they start again when the block ends."""
@@ -546,20 +570,29 @@ class Scraper:
         self.interval = interval
         self.log = ScrapeLog()
         self._stop = threading.Event()
+        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="mp-scraper", daemon=True)
 
     def _run(self) -> None:
+        try:
+            self._scrape_until_stopped()
+        except BaseException as error:  # re-raised by __exit__, in the test's thread
+            self._error = error
+
+    def _scrape_until_stopped(self) -> None:
         # Imported here: scrape_client needs pytest, this module does not otherwise.
         from scrape_client import read_samples
 
         while not self._stop.is_set():
-            low = self.load.answered()
-            try:
-                text = scrape(self.port)
-            except (OSError, http.client.HTTPException, ServerError) as error:
-                self.log.failures.append(repr(error))
-            else:
+            text = None
+            with self.load.slot():  # no scrape runs in a worker killed while idle
+                low = self.load.answered()
+                try:
+                    text = scrape(self.port)
+                except (OSError, http.client.HTTPException, ServerError) as error:
+                    self.log.failures.append(repr(error))
                 high = self.load.started()
+            if text is not None:
                 value = read_samples(text).get(self.key)
                 self.log.scrapes.append((low, math.nan if value is None else value, high))
             self._stop.wait(self.interval)
@@ -578,6 +611,8 @@ class Scraper:
         self._thread.join(REQUEST_TIMEOUT + 1)
         if self._thread.is_alive():
             raise ServerError("the scraper did not stop")
+        if self._error is not None and exc is None:
+            raise self._error
 
 
 # -- kills --------------------------------------------------------------------------------
