@@ -82,9 +82,9 @@ def _seed(merged: _Family, family: Any, pid: int, now: float) -> None:
             continue
         if kind is MetricType.COUNTER:
             entry.created = one._created
-        elif kind is MetricType.HISTOGRAM:
+        elif kind is MetricType.HISTOGRAM or kind is MetricType.SUMMARY:
             entry.created = one._created
-            entry.counts = [0.0] * len(one._bounds)
+            entry.counts = [0.0] * len(one._bounds) if kind is MetricType.HISTOGRAM else None
         elif kind is MetricType.STATESET:
             entry.stamp, entry.value = 0.0, float(one._state)
         elif kind is MetricType.INFO:

@@ -22,7 +22,7 @@ from typing import Any
 from ..instruments.info import Info
 from ..instruments.stateset import StateSet
 from ..model import Exemplar, HistogramValue, LabelSet, MetricFamily, MetricType
-from . import _files, _removals
+from . import _files, _native, _removals, _summary
 from ._files import EXEMPLAR, FAMILY, INFO, SERIES, FileReader, FileWriter
 from ._process import EXEMPLAR_SLOTS, decode_exemplar
 from ._removals import Removals
@@ -43,6 +43,7 @@ class _Series:
     info: dict[str, str] | None = None
     seen: bool = False
     removed: bool = False  # an entry of it was left out as removed (see ``_removals``)
+    sketch: Any = None  # summary, native histogram: its totals (``_summary``, ``_native``)
 
 
 @dataclass(slots=True)
@@ -50,6 +51,11 @@ class _Family:
     payload: dict[str, Any]
     kind: MetricType
     series: dict[tuple[str, ...], _Series] = field(default_factory=dict)
+
+    @property
+    def sparse(self) -> bool:
+        """A summary or a native histogram: entries in groups, merged by its module."""
+        return self.kind is MetricType.SUMMARY or _native.is_native(self.payload)
 
     @property
     def mode(self) -> str:
@@ -83,6 +89,7 @@ class Merge:
         ids: dict[int, _Family | None] = {}
         raw = reader.raw
         marks = self.removals.marks.get(source, {})
+        grouped: dict[int, tuple[_Family, _Series, list[_files.Record]]] = {}
         for record in reader.records:
             payload = record.payload
             if record.kind == FAMILY:
@@ -100,6 +107,9 @@ class Merge:
             series = family.series.get(key)
             if series is None:
                 series = family.series[key] = _Series()
+            if record.kind == SERIES and family.sparse:
+                grouped.setdefault(id(series), (family, series, []))[2].append(record)
+                continue
             values = reader.values(record)
             mark = marks.get(record.offset)
             if mark is not None:
@@ -135,6 +145,9 @@ class Merge:
                     known = series.exemplars.get(role)
                     if known is None or (known.timestamp or 0) <= (exemplar.timestamp or 0):
                         series.exemplars[role] = exemplar
+        for family, series, records in grouped.values():
+            fold = _summary.fold if family.kind is MetricType.SUMMARY else _native.fold
+            fold(family.payload, series, reader, records, live, marks)
 
     def _series(
         self, family: _Family, series: _Series, values: list[float], role: Any, pid: int, live: bool
@@ -185,6 +198,9 @@ class Merge:
             key=lambda key: tuple(key[i] for i in order),
         )
         kind = family.kind
+        if family.sparse:
+            sparse = _summary.snapshot if kind is MetricType.SUMMARY else _native.snapshot
+            return sparse(family, name, help_text, unit, labelnames, keys)
         if kind is MetricType.COUNTER:
             rows = [(LabelSet(key), family.series[key]) for key in keys]
             exemplars = [s.exemplars.get(0) for _, s in rows]
@@ -317,7 +333,10 @@ class Merge:
             )
             chunk.floats[first : first + len(values)] = _floats(values)
 
-        if kind is MetricType.COUNTER and series.seen:
+        if family.sparse:
+            sparse = _summary.write if kind is MetricType.SUMMARY else _native.write
+            sparse(writer, head, family, series)
+        elif kind is MetricType.COUNTER and series.seen:
             entry([series.value, series.created])
         elif kind is MetricType.HISTOGRAM and series.counts is not None:
             entry([series.created, *series.counts])

@@ -31,13 +31,17 @@ from typing import Any, TypeVar
 
 from .. import _locks
 from ..model import MetricFamily, MetricType
+from ..quantiles import SummaryCell
 from ..storage import Storage, Stored
 from ..values import Cell, HistogramCell
+from ..values_native import NativeHistogramCell
 from . import _files, _removals
 from ._cells import CELLS, Bound, MultiprocessHistogramCell
 from ._files import FileReader, FileWriter
 from ._merge import Merge
+from ._native import MultiprocessNativeHistogramCell
 from ._process import SUFFIX, Binding, Process
+from ._summary import MultiprocessSummaryCell
 
 C = TypeVar("C", bound=Cell)
 
@@ -123,7 +127,11 @@ class MultiprocessStorage(Storage):
             return known
         replacement = CELLS.get(cell)
         if replacement is None:
-            if issubclass(cell, HistogramCell) and "_flush" not in dir(cell):
+            if issubclass(cell, SummaryCell):
+                replacement = MultiprocessSummaryCell
+            elif issubclass(cell, NativeHistogramCell):
+                replacement = MultiprocessNativeHistogramCell
+            elif issubclass(cell, HistogramCell) and "_flush" not in dir(cell):
                 # A compiled classic histogram: its observe runs on the file's counts.
                 replacement = type(
                     cell.__name__, (MultiprocessHistogramCell, cell), {"__slots__": ()}
