@@ -1,7 +1,8 @@
 """Native histograms in multi-process mode: the cell writing through to this process's
 file, and the merge side (folding a file's entries, the merged snapshot, the archive).
 
-**What a series writes** (a group of entries, numbered as a summary's: see ``_summary``):
+**What a series writes**: per writing thread, a group of entries (a ``NativePart``,
+written by that thread alone, without a lock; numbered as a summary's, see ``_summary``):
 
 * ``["t", gen]``: ``[created, sum, count, mark, old sum, pending value, zero count,
   classic bucket counts...]`` (per bucket, not cumulative);
@@ -10,15 +11,15 @@ file, and the merge side (folding a file's entries, the merged snapshot, the arc
   starting schema** (``NativeSpec.schema``), made when a value first falls there.
 
 A file never halves its resolution: it keeps each bucket's count at the starting schema,
-where counts of any processes add up. An observation (under the series' lock, one writer
-at a time) stores the old sum and the value, sets ``mark = count + 1``, counts the value
-in its classic bucket and in its native bucket (or the zero bucket), then stores the new
-sum and ``count + 1``: every store one aligned 8-byte write into the file, nothing kept in
-memory only. A reader (a seqlock on ``count`` and ``mark``, see ``_summary.read_group``)
-that finds ``mark == count + 1`` (an observation in progress, or cut short by a kill)
-counts the series without it: the old sum, and the value taken back out of the classic
-and native bucket it went to where the buckets' totals show it was counted there. So
-sum, count, classic and native buckets stay exact and agree, whenever a process is killed.
+where counts of any processes add up. An observation stores the old sum and the value,
+sets ``mark = count + 1``, counts the value in its classic bucket and in its native bucket
+(or the zero bucket), then stores the new sum and ``count + 1``: every store one aligned
+8-byte write into the file, nothing kept in memory only. A reader (a seqlock on ``count``
+and ``mark``, see ``_summary.read_group``) that finds ``mark == count + 1`` (an
+observation in progress, or cut short by a kill) counts the series without it: the old
+sum, and the value taken back out of the classic and native bucket it went to where the
+buckets' totals show it was counted there. So sum, count, classic and native buckets stay
+exact and agree, whenever a process is killed.
 
 **The merged buckets.** Which buckets and values fall where is decided as in one process
 (``native`` computes each key exactly as client_golang does; ``+-Inf`` and the zero bucket
@@ -51,14 +52,16 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
+from threading import get_ident
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from ..model import Exemplar, HistogramValue, LabelSet, MetricFamily, MetricType, NativeBuckets
 from ..native import MIN_SCHEMA, NativeState, PackedState, _inf_key, _key
-from ..values import as_float, make_exemplar
+from ..values import _claim_lock, _track, as_float, make_exemplar
 from ..values_native import DEFAULT_SPEC, NativeHistogramCell, NativeSpec
 from ._cells import Bound
 from ._files import FileReader, FileWriter, Record
+from ._process import Binding
 from ._removals import Mark
 from ._summary import (
     COUNT,
@@ -83,120 +86,140 @@ if TYPE_CHECKING:
 
 ZERO = TOTALS  # the zero bucket's count, after the totals
 CLASSIC = TOTALS + 1  # the first classic bucket's count
-BLOCK = 32  # native buckets per block
+BLOCK = 32  # native buckets per block (the cell's observe shifts by 5)
+_CLASSIC_AT = CLASSIC - 2  # the classic bucket of bisect_left(bounds, value, 2)
 _MAX_FLOAT = 1.7976931348623157e308
 _INF = math.inf
 
 
-class _Blocks(dict[int, "memoryview[float]"]):
-    """A series' native bucket blocks here (``block * 2 + negative`` -> view), with what
-    an observation needs: the starting schema, the zero threshold and the group number."""
+class NativePart:
+    """One writing thread's group of entries of a series: its totals and its blocks
+    (``block * 2 + negative`` -> view). Written by that thread alone."""
 
-    __slots__ = ("gen", "max_buckets", "schema", "threshold")
+    __slots__ = ("binding", "blocks", "gen", "schema", "threshold", "totals")
 
-    def __init__(self, spec: NativeSpec) -> None:
-        super().__init__()
-        self.gen = 0
-        self.schema = spec.schema
-        self.threshold = spec.zero_threshold
-        self.max_buckets = spec.max_buckets
+    def __init__(self, binding: Binding | None, layout: Layout, created: float) -> None:
+        self.binding = binding
+        self.schema = layout.schema
+        self.threshold = layout.threshold
+        self.gen = new_gen()
+        size = CLASSIC + len(layout.bounds)
+        self.totals = file_entry(binding, ["t", self.gen], [created] + [0.0] * (size - 1))
+        self.blocks: dict[int, memoryview[float]] = {}
+
+    def block(self, number: int) -> memoryview[float]:
+        role = ["n", self.gen, number & 1, number >> 1]
+        view = self.blocks[number] = file_entry(self.binding, role, [0.0] * BLOCK)
+        return view
+
+    def read(self, totals: NativeTotals, layout: Layout) -> None:
+        parts = [(number, listed(view)) for number, view in self.blocks.items()]
+        totals.add(listed(self.totals), parts, layout)
 
 
 class MultiprocessNativeHistogramCell(NativeHistogramCell, Bound):
     """A histogram with native buckets, writing through to the file (see the module
-    docstring). Slots used: ``_counts`` the totals entry (a view), ``_native`` its blocks
-    (``_Blocks``), ``_native_lock`` the series' lock here; ``_buffer`` stays empty."""
+    docstring). As the counter: each thread that observes has a ``NativePart`` of its own,
+    found by one dict lookup and written by it alone, without a lock. The in-memory
+    cell's slots are used as: ``_others`` the parts by thread (copy-on-write, made under
+    ``values._claim_lock``), ``_buffer`` the parts of exited threads, which the next new
+    thread takes over, ``_native`` the family's ``Layout``."""
 
     if not TYPE_CHECKING:
         __slots__ = ()
     STORAGE: ClassVar[tuple[str, ...]] = NativeHistogramCell.STORAGE
-    _counts: memoryview[float]  # type: ignore[assignment]
-    _native: _Blocks  # type: ignore[assignment]
+    _others: dict[int, NativePart]  # type: ignore[assignment]
+    _buffer: list[NativePart]  # type: ignore[assignment]
+    _native: Layout  # type: ignore[assignment]
 
     def _init_cell(self, slot_bounds: tuple[float, ...], spec: NativeSpec = DEFAULT_SPEC) -> None:
         NativeHistogramCell._init_cell(self, slot_bounds, spec)
-        self._native = _Blocks(spec)
+        self._native = Layout(slot_bounds[2:], spec.schema, spec.zero_threshold, spec.max_buckets)
         self._mp = None
         self._unbound()
 
     def _adopt(self) -> None:
-        packed = cast(PackedState, self._native)  # the in-memory cell's: schema, threshold
-        self._native = _Blocks(
-            NativeSpec(0.0, packed.zero_threshold, packed.max_buckets, packed.schema)
+        packed = cast(PackedState, self._native)  # the in-memory cell's state
+        self._native = Layout(
+            self._bounds[2:], packed.schema, packed.zero_threshold, packed.max_buckets
         )
         Bound._adopt(self)
 
     def _unbound(self) -> None:
-        blocks = self._native
-        blocks.clear()
-        blocks.gen = 0
+        self._others = {}
+        self._buffer = []
         self._exemplars = None
-        self._counts = _scratch_entry(self._created, len(self._bounds) - 2)
 
     def observe(self, value: float, exemplar: Mapping[str, str] | None = None) -> None:
         """As in one process (see ``NativeHistogramCell.observe``), written through."""
         if value.__class__ is not float or value != value or exemplar is not None:
             self._observe_slow(value, exemplar)
             return
-        with self._native_lock:
-            self._count_one(value)
+        part = self._others.get(get_ident())
+        if part is None:
+            part = self._part()
+        # Where the value goes, as NativeState.add decides: +-Inf compared as +-MaxFloat64.
+        if value == _INF or value == -_INF:
+            compared = _MAX_FLOAT if value > 0 else -_MAX_FLOAT
+            key = _inf_key(part.schema)
+        else:
+            compared = value
+            key = _key(-value if value < 0 else value, part.schema) if value else 0
+        threshold = part.threshold
+        view = None
+        if compared > threshold or compared < -threshold:
+            number = (key >> 5) << 1 | (compared < 0)  # block * 2 + negative
+            view = part.blocks.get(number)
+            if view is None:
+                view = part.block(number)
+        totals = part.totals
+        old = totals[SUM]
+        count = totals[COUNT]
+        totals[OLD] = old
+        totals[PENDING] = value
+        totals[MARK] = count + 1.0
+        totals[bisect_left(self._bounds, value, 2) + _CLASSIC_AT] += 1.0
+        if view is None:
+            totals[ZERO] += 1.0
+        else:
+            view[key & 31] += 1.0
+        totals[SUM] = old + value
+        totals[COUNT] = count + 1.0
 
     def _observe_slow(self, value: object, exemplar: Mapping[str, str] | None = None) -> None:
         number = as_float(value, "histogram observation")
         if number != number:
             raise ValueError(f"histogram observation must not be NaN, got {value!r}")
         traced = None if exemplar is None else make_exemplar(exemplar, number, self.UTF8_NAMES)
-        with self._native_lock:
-            index = self._count_one(number)
-            if traced is not None:
-                exemplars = self._exemplars
-                if exemplars is None:
-                    exemplars = self._exemplars = [None] * (len(self._bounds) - 2)
-                exemplars[index] = traced
-                if self._mp is not None:
-                    self._mp.write_exemplar(index, traced)
+        self.observe(number)
+        if traced is not None:
+            index = bisect_left(self._bounds, number, 2) - 2
+            exemplars = self._exemplars
+            if exemplars is None:
+                exemplars = self._exemplars = [None] * (len(self._bounds) - 2)
+            exemplars[index] = traced
+            if self._mp is not None:
+                self._mp.write_exemplar(index, traced)
 
-    def _count_one(self, value: float) -> int:
-        """Count ``value`` (the caller holds the lock); its classic bucket's index."""
-        blocks = self._native
-        entry = self._counts
-        if not blocks.gen and self._mp is not None:
-            entry = self._start()
-        place = _place(value, blocks.schema, blocks.threshold)
-        view = None
-        if place is not None:
-            view = blocks.get(place[0])
-            if view is None:
-                view = self._block(place[0])
-        index = bisect_left(self._bounds, value, 2) - 2
-        old = entry[SUM]
-        count = entry[COUNT]
-        entry[OLD] = old
-        entry[PENDING] = value
-        entry[MARK] = count + 1.0
-        entry[CLASSIC + index] += 1.0
-        if view is None:
-            entry[ZERO] += 1.0
-        else:
-            view[place[1]] += 1.0  # type: ignore[index]
-        entry[SUM] = old + value
-        entry[COUNT] = count + 1.0
-        return index
+    def _part(self) -> NativePart:
+        """This thread's first observation of the series: its part (a spare one if a
+        thread that wrote before has exited)."""
+        ident = get_ident()
+        with _claim_lock:
+            part = self._others.get(ident)
+            if part is None:
+                spares = self._buffer
+                part = spares.pop() if spares else NativePart(self._mp, self._native, self._created)
+                self._others = {**self._others, ident: part}
+                _track(self, ident)
+            return part
 
-    def _start(self) -> memoryview[float]:
-        blocks = self._native
-        blocks.gen = new_gen()
-        size = len(self._bounds) - 2
-        self._counts = file_entry(
-            self._mp, ["t", blocks.gen], [self._created] + [0.0] * (CLASSIC - 1 + size)
-        )
-        return self._counts
-
-    def _block(self, number: int) -> memoryview[float]:
-        blocks = self._native
-        role = ["n", blocks.gen, number & 1, number >> 1]
-        view = blocks[number] = file_entry(self._mp, role, [0.0] * BLOCK)
-        return view
+    def _retire(self, ident: int) -> None:
+        """Thread ``ident`` exits (under ``values._claim_lock``): its part becomes a spare."""
+        part = self._others.get(ident)
+        if part is not None:
+            self._others = {key: one for key, one in self._others.items() if key != ident}
+            self._buffer.append(part)
 
     def _flush(self) -> None:
         pass
@@ -210,17 +233,12 @@ class MultiprocessNativeHistogramCell(NativeHistogramCell, Bound):
 
     def read_native(self) -> tuple[list[int], float, int, NativeBuckets | None]:
         """This process's own values (the merged ones are in the registry's snapshot)."""
-        blocks = self._native
-        layout = Layout(self._bounds[2:], blocks.schema, blocks.threshold, blocks.max_buckets)
-        with self._native_lock:
-            totals = NativeTotals()
-            parts = [(number, listed(view)) for number, view in blocks.items()]
-            totals.add(listed(self._counts), parts, layout)
-        return totals.classic, totals.sum, totals.count, totals.buckets(layout)
-
-
-def _scratch_entry(created: float, classic: int) -> memoryview[float]:
-    return file_entry(None, [], [created] + [0.0] * (CLASSIC - 1 + classic))
+        layout = self._native
+        totals = NativeTotals()
+        for part in [*self._others.values(), *self._buffer]:
+            part.read(totals, layout)
+        classic = totals.classic or [0] * len(layout.bounds)
+        return classic, totals.sum, totals.count, totals.buckets(layout)
 
 
 def _place(value: float, schema: int, threshold: float) -> tuple[int, int] | None:

@@ -1,11 +1,13 @@
 """Summaries in multi-process mode: the cell writing through to this process's file, and
 the merge side (folding a file's entries, the merged snapshot, the archive's entries).
 
-**What a series writes.** At its first observation a series gets a *group* of entries in
-its process's file, numbered (``gen``) so that the entries of one ``Binding`` are told
-apart from any other's of the same series in the same file:
+**What a series writes.** Each thread's first observation of a series gives it a *group*
+of entries in its process's file (a ``Part``, written by that thread alone, without a lock,
+as a counter's entry; a thread that exits leaves its part to the next new thread),
+numbered (``gen``) so that the groups of a series in a file are told apart:
 
-* ``["t", gen]``: the totals ``[created, sum, count, mark, old sum, pending value]``;
+* ``["t", gen]``: the totals ``[created, sum, count, mark, old sum, 0]`` (the last slot
+  is the native histogram's pending value: one layout for both);
 * ``["r", gen, ring]``: one per ring position in use (``ring = window % age_buckets``):
   ``[window number, smallest, largest]`` of the observations of that window;
 * ``["b", gen, ring, block]``: 64 counts, those of sketch buckets ``block * 64`` to
@@ -19,11 +21,11 @@ its owner: it marks the head ``-1``, zeroes the position's blocks, then writes t
 window number. Every write is one aligned 8-byte store into the file: nothing is kept
 only in memory, so a process killed at any instant leaves every observation it finished.
 
-**Sum and count exact, whatever the kill.** An observation (under the series' lock: one
-writer at a time) stores the old sum and the value, sets ``mark = count + 1``, counts
-the value in its bucket (rotating the ring first if its window is over), then stores the
-new sum and ``count + 1``. ``mark == count + 1`` thus means "an observation in progress":
-a reader counts the series without it (sum: the old sum). A reader also takes the entries
+**Sum and count exact, whatever the kill.** An observation stores the old sum, sets
+``mark = count + 1``, counts the value in its bucket (rotating the ring first if its
+window is over), then stores the new sum and ``count + 1``. ``mark == count + 1`` thus
+means "an observation in progress": a reader counts the series without it (sum: the old
+sum). A reader also takes the entries
 of a live process as a seqlock: ``count`` and ``mark`` read before and after the rest,
 read again while they moved (see ``read_group``).
 
@@ -47,11 +49,11 @@ import time
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from threading import get_ident
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from ..model import LabelSet, MetricFamily, MetricType, SummaryValue
 from ..quantiles import (
-    _FLOAT,
     _SHIFT,
     Sketch,
     SummaryCell,
@@ -59,6 +61,7 @@ from ..quantiles import (
     _observation,
     window_quantiles,
 )
+from ..values import _claim_lock, _track
 from . import _files
 from ._cells import Bound
 from ._files import SERIES, FileReader, FileWriter, Record
@@ -75,8 +78,6 @@ CREATED, SUM, COUNT, MARK, OLD, PENDING = range(6)
 TOTALS = 6
 BLOCK = 64  # sketch buckets per block: one power of two
 _ZEROS = memoryview(array("d", [0.0] * BLOCK))
-_unpack_bits = __import__("struct").Struct("<Q").unpack
-_pack = _FLOAT.pack
 _time = time.time
 _gens = itertools.count(1)  # numbers of entry groups, unique within a process's life
 TRIES = 100  # seqlock reads of a live process's group before taking the last one
@@ -108,86 +109,54 @@ def file_entry(
 # -- the cell --------------------------------------------------------------------------------
 
 
-class MultiprocessSummaryCell(SummaryCell, Bound):
-    """A summary series writing through to the file (see the module docstring).
+class Part:
+    """One writing thread's group of entries of a series (see the module docstring), and
+    where its current window is. Written by that thread alone."""
 
-    The in-memory cell's slots, used here as: ``_buffer`` the totals entry (a view),
-    ``_count`` the group number (0: no entries yet), ``_closed`` the ring positions (each
-    ``None`` or ``(head view, {block: view})``), ``_head`` the current window's blocks,
-    ``_sum`` its head view, ``_age`` its window number and ``_expires`` its end (wall
-    clock). ``_flush_lock`` serialises the series' observations in this process."""
+    __slots__ = (
+        "binding",
+        "blocks",
+        "expires",
+        "gen",
+        "head",
+        "quantiles",
+        "rings",
+        "spec",
+        "totals",
+        "window",
+        "word",
+        "written",
+    )
 
-    if not TYPE_CHECKING:
-        __slots__ = ()
-    STORAGE: ClassVar[tuple[str, ...]] = SummaryCell.STORAGE
-    _buffer: memoryview[float]  # type: ignore[assignment]
-    _closed: list[tuple[memoryview[float], dict[int, memoryview[float]]] | None]  # type: ignore[assignment]
-    _head: dict[int, memoryview[float]]  # type: ignore[assignment]
-    _sum: memoryview[float]  # type: ignore[assignment]
+    def __init__(self, binding: Binding | None, spec: SummarySpec, created: float) -> None:
+        self.binding = binding
+        self.spec = spec
+        self.gen = new_gen()
+        self.totals = file_entry(binding, ["t", self.gen], [created, 0.0, 0.0, 0.0, 0.0, 0.0])
+        self.rings: list[tuple[memoryview[float], dict[int, memoryview[float]]] | None] = [
+            None
+        ] * spec.age_buckets
+        self.blocks: dict[int, memoryview[float]] = {}
+        self.head = scratch(3)
+        self.window = -1
+        self.quantiles = bool(spec.quantiles)
+        self.expires = -_INF
+        # A float's bits, to find its bucket: store the float, read the integer.
+        self.written = array("d", [0.0])
+        self.word = memoryview(self.written).cast("B").cast("Q")
 
-    def _init_cell(self, spec: SummarySpec) -> None:
-        SummaryCell._init_cell(self, spec)
-        self._mp = None
-        self._unbound()
-
-    def _unbound(self) -> None:
-        self._count = 0
-        self._buffer = scratch(TOTALS)
-        self._buffer[CREATED] = self._created
-        self._closed = [None] * self._spec.age_buckets
-        self._head = {}
-        self._sum = scratch(3)
-        self._age = -1
-        self._expires = -_INF
-
-    def observe(self, value: float) -> None:
-        """As in one process (see ``SummaryCell.observe``), written through to the file."""
-        if value.__class__ is not float or value != value:
-            value = _observation(value)
-        with self._flush_lock:
-            totals = self._buffer
-            if not self._count and self._mp is not None:
-                totals = self._start()
-            old = totals[SUM]
-            count = totals[COUNT]
-            totals[OLD] = old
-            totals[PENDING] = value
-            totals[MARK] = count + 1.0
-            if self._spec.quantiles:
-                if _time() >= self._expires:
-                    self._advance()
-                key: int = _unpack_bits(_pack(value))[0] >> _SHIFT
-                block = self._head.get(key >> 6)
-                if block is None:
-                    block = self._block(key >> 6)
-                block[key & 63] += 1.0
-                head = self._sum
-                if value < head[1]:
-                    head[1] = value
-                if value > head[2]:
-                    head[2] = value
-            totals[SUM] = old + value
-            totals[COUNT] = count + 1.0
-
-    def _start(self) -> memoryview[float]:
-        """The series' first write here: its totals entry (the caller holds the lock)."""
-        self._count = new_gen()
-        self._buffer = file_entry(self._mp, ["t", self._count], [self._created, 0, 0, 0, 0, 0])
-        self._closed = [None] * self._spec.age_buckets
-        self._expires = -_INF
-        return self._buffer
-
-    def _advance(self) -> None:
-        """Make the window of now the current one, reusing its ring position."""
-        spec = self._spec
+    def advance(self) -> None:
+        """Make the window of now the current one, reusing its ring position: marked ``-1``
+        while its blocks are zeroed, then given the new window's number."""
+        spec = self.spec
         now = _time()
         window = int(now // spec.period)
         ring = window % spec.age_buckets
-        state = self._closed[ring]
+        state = self.rings[ring]
         if state is None:
-            head = file_entry(self._mp, ["r", self._count, ring], [window, _INF, -_INF])
+            head = file_entry(self.binding, ["r", self.gen, ring], [window, _INF, -_INF])
             blocks: dict[int, memoryview[float]] = {}
-            self._closed[ring] = (head, blocks)
+            self.rings[ring] = (head, blocks)
         else:
             head, blocks = state
             if head[0] != window:
@@ -197,32 +166,114 @@ class MultiprocessSummaryCell(SummaryCell, Bound):
                 head[1] = _INF
                 head[2] = -_INF
                 head[0] = float(window)
-        self._head = blocks
-        self._sum = head
-        self._age = window
+        self.blocks = blocks
+        self.head = head
+        self.window = window
         expires = (window + 1) * spec.period
-        self._expires = expires if expires > now else math.nextafter(now, _INF)
+        self.expires = expires if expires > now else math.nextafter(now, _INF)
 
-    def _block(self, block: int) -> memoryview[float]:
-        view = file_entry(
-            self._mp, ["b", self._count, self._age % self._spec.age_buckets, block], [0.0] * BLOCK
-        )
-        self._head[block] = view
+    def block(self, block: int) -> memoryview[float]:
+        """The current window's block ``block``, made now."""
+        ring = self.window % self.spec.age_buckets
+        view = file_entry(self.binding, ["b", self.gen, ring, block], [0.0] * BLOCK)
+        self.blocks[block] = view
         return view
+
+    def read(self, windows: Windows) -> tuple[float, int]:
+        """Add this part's windows to ``windows``; its sum and count."""
+        for state in self.rings:
+            if state is not None:
+                head, blocks = state
+                windows.add(listed(head), [(b, listed(view)) for b, view in blocks.items()])
+        totals = listed(self.totals)
+        count = totals[COUNT]
+        return (totals[OLD] if totals[MARK] == count + 1 else totals[SUM]), int(count)
+
+
+class MultiprocessSummaryCell(SummaryCell, Bound):
+    """A summary series writing through to the file (see the module docstring).
+
+    As the counter: each thread that observes has a ``Part`` of its own (its own group of
+    entries), found by one dict lookup and written by it alone, without a lock. The
+    in-memory cell's slots are used as: ``_head`` the parts by thread (copy-on-write, made
+    under ``values._claim_lock``), ``_closed`` the parts of exited threads, which the next
+    new thread takes over (their values stay and are added to)."""
+
+    if not TYPE_CHECKING:
+        __slots__ = ()
+    STORAGE: ClassVar[tuple[str, ...]] = SummaryCell.STORAGE
+    _head: dict[int, Part]  # type: ignore[assignment]
+    _closed: list[Part]  # type: ignore[assignment]
+
+    def _init_cell(self, spec: SummarySpec) -> None:
+        SummaryCell._init_cell(self, spec)
+        self._mp = None
+        self._unbound()
+
+    def _unbound(self) -> None:
+        self._head = {}
+        self._closed = []
+
+    def observe(self, value: float) -> None:
+        """As in one process (see ``SummaryCell.observe``), written through to the file."""
+        if value.__class__ is not float or value != value:
+            value = _observation(value)
+        part = self._head.get(get_ident())
+        if part is None:
+            part = self._part()
+        totals = part.totals
+        old = totals[SUM]
+        count = totals[COUNT]
+        totals[OLD] = old
+        totals[MARK] = count + 1.0
+        if part.quantiles:
+            if _time() >= part.expires:
+                part.advance()
+            part.written[0] = value
+            key: int = part.word[0] >> _SHIFT
+            block = part.blocks.get(key >> 6)
+            if block is None:
+                block = part.block(key >> 6)
+            block[key & 63] += 1.0
+            head = part.head
+            if value < head[1]:
+                head[1] = value
+            if value > head[2]:
+                head[2] = value
+        totals[SUM] = old + value
+        totals[COUNT] = count + 1.0
+
+    def _part(self) -> Part:
+        """This thread's first observation of the series: its part (a spare one if a
+        thread that wrote before has exited)."""
+        ident = get_ident()
+        with _claim_lock:
+            part = self._head.get(ident)
+            if part is None:
+                spares = self._closed
+                part = spares.pop() if spares else Part(self._mp, self._spec, self._created)
+                self._head = {**self._head, ident: part}
+                _track(self, ident)
+            return part
+
+    def _retire(self, ident: int) -> None:
+        """Thread ``ident`` exits (under ``values._claim_lock``): its part becomes a spare."""
+        part = self._head.get(ident)
+        if part is not None:
+            self._head = {key: one for key, one in self._head.items() if key != ident}
+            self._closed.append(part)
 
     def get(self) -> SummaryValue:
         """This process's own values (the merged ones are in the registry's snapshot)."""
-        with self._flush_lock:
-            totals = listed(self._buffer)
-            windows = Windows()
-            for state in self._closed:
-                if state is not None:
-                    head, blocks = state
-                    windows.add(listed(head), [(b, listed(view)) for b, view in blocks.items()])
-            spec = self._spec
-            return SummaryValue(
-                windows.quantiles(spec, _time()), totals[SUM], int(totals[COUNT]), self._created
-            )
+        windows = Windows()
+        total = 0.0
+        count = 0
+        for part in [*self._head.values(), *self._closed]:
+            more, added = part.read(windows)
+            total += more
+            count += added
+        quantiles = windows.quantiles(self._spec, _time())
+        return SummaryValue(quantiles, total, count, self._created)
 
 
 # -- the merge side ----------------------------------------------------------------------------
