@@ -81,6 +81,7 @@ _ZEROS = memoryview(array("d", [0.0] * BLOCK))
 _time = time.time
 _gens = itertools.count(1)  # numbers of entry groups, unique within a process's life
 TRIES = 100  # seqlock reads of a live process's group before taking the last one
+SPAN = 1 << 16  # bytes of file copied at once for one group's entries, at most
 
 
 def listed(view: memoryview[float]) -> list[float]:
@@ -308,19 +309,33 @@ def read_group(
     reader: FileReader, group: Group, live: bool
 ) -> tuple[list[float], list[tuple[list[Any], list[float]]]]:
     """The group's values, read as a seqlock: ``count`` and ``mark`` of the totals before
-    and after the rest, read again while they moved (``TRIES`` times for a live process,
-    whose writer may be busy; then the last read is taken as it is)."""
-    floats = reader.floats
+    and after copying the group's bytes (one copy of the stretch of file its entries lie
+    in, when that is at most ``SPAN`` bytes, else one per entry), copied again while
+    they moved (``TRIES`` times for a live process, whose writer may be busy; then the
+    last copy is taken as it is)."""
+    floats, raw = reader.floats, reader.raw
     entry = group.entry
-    assert floats is not None and entry is not None
+    assert floats is not None and raw is not None and entry is not None
+    records = [entry, *(record for _, record in group.parts)]
+    low = min(record.first for record in records)
+    high = max(record.first + record.slots for record in records)
     first = entry.first
+    copied: list[bytes] = []
     for _ in range(TRIES if live else 1):
         count, mark = floats[first + COUNT], floats[first + MARK]
-        values = reader.values(entry)
-        parts = [(role, reader.values(record)) for role, record in group.parts]
+        if high - low <= SPAN:
+            copied = [raw[low * 8 : high * 8].tobytes()]
+        else:
+            copied = [raw[r.first * 8 : (r.first + r.slots) * 8].tobytes() for r in records]
         if floats[first + COUNT] == count and floats[first + MARK] == mark:
             break
-    return values, parts
+    if len(copied) == 1:
+        whole = memoryview(copied[0]).cast("d")
+        values = [listed(whole[r.first - low : r.first - low + r.slots]) for r in records]
+    else:
+        values = [listed(memoryview(one).cast("d")) for one in copied]
+    roles = [role for role, _ in group.parts]
+    return values[0], list(zip(roles, values[1:], strict=True))
 
 
 class Windows:
