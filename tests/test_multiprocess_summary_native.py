@@ -495,3 +495,52 @@ def test_removal_applies_to_every_process(directory: str) -> None:
     found = series(registry)
     assert (found[("gone", ("x",))].count, found[("gone", ("x",))].sum) == (1, 3.0)
     assert (found[("gone_native", ("x",))].count, found[("gone_native", ("x",))].sum) == (1, 3.0)
+
+
+def test_scrapes_during_busy_writers_are_consistent(directory: str) -> None:
+    """Two workers with 8 threads each observe as fast as they can while the parent
+    scrapes: every scrape's native histogram agrees with itself (zero bucket plus native
+    buckets = count = the classic +Inf bucket), and each per-thread summary's sum is its
+    count times its thread's one value."""
+    registry = MetricsRegistry(multiprocess_dir=directory)
+    native = registry.histogram("busy", "B.", buckets=[0.5, 2.0], native=True)
+    summary = registry.summary("busy_summary", "B.", ["thread"], quantiles=(0.5,))
+
+    def worker() -> None:
+        def loop(thread: int) -> None:
+            value = (thread + 1) / 4
+            child = summary.labels(str(thread))
+            number = 0
+            while True:
+                native.observe(((number * 7 + thread) % 50) / 10 - 1)
+                child.observe(value)
+                number += 1
+
+        threads = [threading.Thread(target=loop, args=(n,), daemon=True) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        time.sleep(DEADLINE)
+
+    workers = [FORK.Process(target=worker) for _ in range(2)]
+    for process in workers:
+        process.start()
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline and ("busy", ()) not in series(registry):
+            time.sleep(0.01)
+        for _ in range(40):
+            found = series(registry)
+            histogram = found[("busy", ())]
+            buckets = histogram.native
+            total = buckets.zero_count
+            total += sum(decode_spans(buckets.positive_spans, buckets.positive_deltas).values())
+            total += sum(decode_spans(buckets.negative_spans, buckets.negative_deltas).values())
+            assert total == histogram.count == histogram.buckets[-1][1]
+            for thread in range(8):
+                one = found.get(("busy_summary", (str(thread),)))
+                if one is not None:
+                    assert one.sum == one.count * (thread + 1) / 4
+    finally:
+        for process in workers:
+            process.kill()
+            process.join(DEADLINE)
