@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+import metrics_proto
 from mp_apps import pool_work
 from tachikoma_metrics import HistogramValue, MetricsRegistry, SummaryValue
 from tachikoma_metrics.testing import sample_value
@@ -40,6 +41,10 @@ def _without_created(text: str) -> str:
 
 def _diff(got: str, want: str) -> str:
     return "".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True), "want", "got"))
+
+
+def _decoded(body: bytes) -> str:
+    return "".join(str(family) for family in metrics_proto.decode_families(body))
 
 
 def _histograms(registry: MetricsRegistry) -> dict[tuple[str, tuple[str, ...]], HistogramValue]:
@@ -86,7 +91,8 @@ def _compare(merged: MetricsRegistry, expected: MetricsRegistry, leave_out: str 
     got_om = got.export_openmetrics(created=False)
     want_om = want.export_openmetrics(created=False)
     assert got_om == want_om, _diff(got_om, want_om)
-    assert got.export_protobuf(created=False) == want.export_protobuf(created=False)
+    got_pb, want_pb = got.export_protobuf(created=False), want.export_protobuf(created=False)
+    assert got_pb == want_pb, _diff(_decoded(got_pb), _decoded(want_pb))
     got_histograms, want_histograms = _histograms(merged), _histograms(expected)
     assert got_histograms.keys() == want_histograms.keys()
     for key, value in want_histograms.items():

@@ -40,7 +40,8 @@ from scrape_client import read_samples
 REQUESTS = 10_000
 RUN_TIMEOUT = 60.0  # the whole load, kills and replacements included
 # Stop one worker under load (it finishes its request), kill one while no request is in
-# progress (a SIGKILL mid-request would lose an answer already counted), stop another.
+# progress (a SIGKILL between counting and answering would leave a request counted that no
+# client saw answered), stop another.
 KILLS = (
     Kill(2_500, signal.SIGTERM, idle=False),
     Kill(5_000, signal.SIGKILL, idle=True),
@@ -76,15 +77,21 @@ def _check_totals(server: Server, result: LoadResult, killed: Sequence[tuple[int
         assert samples.get(bucket) == result.answered, (samples.get(bucket), context)
 
 
-def _check_directory(server: Server, killed: Sequence[tuple[int, str]]) -> None:
-    """After a scrape: one file per live process that wrote (the workers, the master if it
-    did), the archive holding the dead workers' counts, and nothing of the dead ones."""
+def _check_directory(server: Server, result: LoadResult, killed: Sequence[tuple[int, str]]) -> None:
+    """After a scrape: one file per live process that wrote (every worker that answered
+    ``/work``; the master if it wrote), the archive holding the dead workers' counts, and
+    nothing of the dead ones. (A file is made at a process's first write: a worker started
+    too late to get a request may have none.)"""
     names = sorted(os.listdir(server.directory))
     workers = set(server.workers())
+    wrote = {pid for pid in workers if result.by_pid.get(pid)}
     pids = {int(match["pid"]) for name in names if (match := TKM.fullmatch(name))}
-    context = f"files {names}; workers {sorted(workers)}; master {server.pid}; killed {killed}"
+    context = (
+        f"files {names}; workers {sorted(workers)} (answered: {sorted(wrote)});"
+        f" master {server.pid}; killed {killed}"
+    )
     assert "archive.tkm" in names, context
-    assert workers <= pids <= workers | {server.pid}, context
+    assert wrote <= pids <= workers | {server.pid}, context
     assert all(not is_running(pid) for pid, _ in killed), context
     per_process = [name for name in names if TKM.fullmatch(name)]
     assert len(per_process) == len(pids), f"a process with two files: {context}"
@@ -119,7 +126,7 @@ def test_gunicorn_counts_every_answered_request_through_worker_kills() -> None:
         result, killed = _run(server, KILLS)
         assert len(killed) == len(KILLS)
         _check_totals(server, result, killed)
-        _check_directory(server, killed)
+        _check_directory(server, result, killed)
         assert "Traceback" not in server.log(), server.describe()
 
 
@@ -129,7 +136,7 @@ def test_uvicorn_counts_every_answered_request_through_worker_kills() -> None:
     with Uvicorn(workers=2) as server:
         result, killed = _run(server, KILLS)
         _check_totals(server, result, killed)
-        _check_directory(server, killed)
+        _check_directory(server, result, killed)
         assert "Traceback" not in server.log(), server.describe()
 
 
