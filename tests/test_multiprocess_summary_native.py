@@ -544,3 +544,52 @@ def test_scrapes_during_busy_writers_are_consistent(directory: str) -> None:
         for process in workers:
             process.kill()
             process.join(DEADLINE)
+
+
+@pytest.fixture
+def fresh_facade() -> Iterator[None]:
+    from tachikoma_metrics import _global
+
+    saved = _global._registry, _global._initialized
+    _global._registry, _global._initialized = None, False
+    try:
+        yield
+    finally:
+        _global._registry, _global._initialized = saved
+
+
+def test_facade_instruments_made_before_init_move_and_exemplars_cross(
+    directory: str, fresh_facade: None
+) -> None:
+    """A summary and a native histogram made before ``init(multiprocess_dir=...)`` record
+    into the directory afterwards, in the parent and in a forked child; a native
+    histogram's exemplar made in the child shows in the merged classic bucket."""
+    import tachikoma_metrics as metrics
+
+    summary = metrics.summary("early_summary", "S.", quantiles=(0.5,))
+    native = metrics.histogram("early_native", "N.", buckets=[1.0], native=True)
+    registry = metrics.init(multiprocess_dir=directory)
+    summary.observe(2.0)
+    native.observe(0.5)
+
+    def child() -> None:
+        summary.observe(4.0)
+        native.observe(3.0, exemplar={"trace": "abc"})
+
+    process = FORK.Process(target=child)
+    process.start()
+    process.join(DEADLINE)
+    assert process.exitcode == 0
+    found = series(registry)
+    assert (found[("early_summary", ())].count, found[("early_summary", ())].sum) == (2, 6.0)
+    histogram = found[("early_native", ())]
+    assert (histogram.count, histogram.sum, histogram.buckets) == (
+        2,
+        3.5,
+        ((1.0, 1), (math.inf, 2)),
+    )
+    assert histogram.exemplars is not None and histogram.exemplars[0] is None
+    exemplar = histogram.exemplars[1]
+    assert exemplar is not None and exemplar.labels == (("trace", "abc"),)
+    assert exemplar.value == 3.0
+    assert summary.get().count == 1 and native.get().count == 1  # this process's own
