@@ -348,8 +348,8 @@ class Windows:
 
     def add(self, head: list[float], blocks: Iterable[tuple[int, list[float]]]) -> None:
         """One ring position's head ``[window, smallest, largest]`` and its blocks."""
-        if len(head) != 3 or not head[0] >= 0 or head[0] != int(head[0]):
-            return  # being reset, or never set
+        if len(head) != 3 or not 0 <= head[0] < 2.0**53 or head[0] != int(head[0]):
+            return  # being reset (or not a window number)
         window = int(head[0])
         known = self.windows.get(window)
         if known is None:
