@@ -60,7 +60,7 @@ from ..native import MIN_SCHEMA, NativeState, PackedState, _inf_key, _key
 from ..values import _claim_lock, _track, as_float, make_exemplar
 from ..values_native import DEFAULT_SPEC, NativeHistogramCell, NativeSpec
 from ._cells import Bound
-from ._files import FileReader, FileWriter, Record
+from ._files import SERIES, FileReader, FileWriter, Record
 from ._process import Binding
 from ._removals import Mark
 from ._summary import (
@@ -71,6 +71,7 @@ from ._summary import (
     PENDING,
     SUM,
     TOTALS,
+    Group,
     append,
     file_entry,
     groups,
@@ -375,6 +376,12 @@ def fold(
         totals = series.sketch = NativeTotals()
     for group in groups(records, CLASSIC + len(layout.bounds)):
         entry, parts = read_group(reader, group, live)
+        for _ in range(3 if live else 0):
+            if not _missing(entry, parts):
+                break
+            # A block made since the file was parsed holds some of the count: parse on.
+            _more_blocks(reader, group)
+            entry, parts = read_group(reader, group, live)
         assert group.entry is not None
         values = totals_since(entry, group.entry, marks)
         if values is None:
@@ -388,6 +395,36 @@ def fold(
         totals.add(values, blocks, layout)
         series.created = min(series.created, values[CREATED])
         series.seen = True
+
+
+def _missing(entry: list[float], parts: list[tuple[list[Any], list[float]]]) -> bool:
+    """Whether a group's buckets hold fewer observations than its count: it has a block
+    this reader has not parsed yet (a live writer made it since)."""
+    held = entry[ZERO] + sum(sum(counts) for role, counts in parts if role[0] == "n")
+    return held < entry[COUNT]
+
+
+def _more_blocks(reader: FileReader, group: Group) -> None:
+    """Parse the records appended to ``reader``'s file since, adding the group's own."""
+    entry = group.entry
+    assert entry is not None
+    known = len(reader.records)
+    try:
+        reader.refresh()
+    except OSError:
+        return
+    number, labels, role = entry.payload
+    for record in reader.records[known:]:
+        payload = record.payload
+        if (
+            record.kind == SERIES
+            and isinstance(payload, list)
+            and len(payload) == 3
+            and payload[:2] == [number, labels]
+            and isinstance(payload[2], list)
+            and payload[2][:2] == ["n", role[1]]
+        ):
+            group.parts.append((payload[2], record))
 
 
 def snapshot(
