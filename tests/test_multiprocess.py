@@ -251,12 +251,17 @@ def test_remove_clear_and_reset_apply_to_every_process(directory: str) -> None:
         requests.labels("200").inc(100)
         assert value(registry, "requests_total", {"code": "200"}) == 103
         requests.remove("200")
-        assert requests.remove_matching(code="500") == 0  # not here: only in the child
+        assert requests.remove_matching(code="500") == 1  # only the child holds it
+        requests.remove("404")  # the child's, and ours (none here yet)
+        with pytest.raises(KeyError):
+            requests.remove("999")  # nowhere
         latency.clear()
         state.clear()
+        requests.labels("404").inc(2)
         requests.labels("404").reset()
         assert value(registry, "requests_total", {"code": "200"}) is None
         assert value(registry, "requests_total", {"code": "404"}) == 0
+        assert value(registry, "requests_total", {"code": "500"}) is None
         assert value(registry, "latency_count", {"code": "200"}) is None
         assert value(registry, "state", {"k": "x"}) is None
         asked.put("go")
@@ -268,7 +273,7 @@ def test_remove_clear_and_reset_apply_to_every_process(directory: str) -> None:
     # Folded into the archive with the removals applied; the log keeps only live marks.
     assert value(registry, "requests_total", {"code": "200"}) == 10
     assert value(registry, "requests_total", {"code": "404"}) == 0
-    assert value(registry, "requests_total", {"code": "500"}) == 1
+    assert value(registry, "requests_total", {"code": "500"}) is None
     requests.labels("200").inc()
     assert value(registry, "requests_total", {"code": "200"}) == 11
 

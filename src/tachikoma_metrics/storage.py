@@ -45,10 +45,12 @@ class Storage:
         """``series`` (a new child of ``family``, or an unlabelled family itself) is made:
         bind it to what backs it. In process memory there is nothing to bind."""
 
-    def removed(self, family: Any, match: Mapping[int, str], series: Sequence[Cell]) -> None:
+    def removed(self, family: Any, match: Mapping[int, str], series: Sequence[Cell]) -> int:
         """``family`` dropped ``series``: those whose label value at each index of
-        ``match`` is the one given (all of them for an empty ``match``). In process
-        memory the dropped cells are simply forgotten."""
+        ``match`` is the one given (all of them for an empty ``match``). Returns how many
+        series are gone: in process memory, the dropped cells, simply forgotten (a storage
+        shared by processes counts those only others held too)."""
+        return len(series)
 
     def snapshots(self, families: Sequence[Any]) -> Stored | None:
         """``None``: each family's ``collect()`` reads its own cells (process memory). A

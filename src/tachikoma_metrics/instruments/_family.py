@@ -403,12 +403,13 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         """Drop the child for these label values; ``KeyError`` if there is none."""
         key = self._label_key(values, kwvalues)
         with self._lock:
-            if key not in self._children:
-                raise KeyError(f"metric {self._name!r} has no series with labels {key!r}")
-            child = self._children.pop(key)
-            self._order = None
-            self._added = []
-        self._storage.removed(self, dict(enumerate(key)), [child])
+            child = self._children.pop(key, None)
+            if child is not None:
+                self._order = None
+                self._added = []
+        # A storage shared by processes also removes the series where only others hold it.
+        if not self._storage.removed(self, dict(enumerate(key)), [] if child is None else [child]):
+            raise KeyError(f"metric {self._name!r} has no series with labels {key!r}")
 
     def remove_matching(self, **labels: object) -> int:
         """Drop every child whose labels include all these ``name=value`` pairs (values
@@ -441,15 +442,13 @@ class Family(Cell, SeriesLabels, Generic[ChildT]):
         with self._lock:
             children = self._children
             doomed = [key for key in children if matches(key)]
-            if not doomed:
-                return 0
             dropped = [children.pop(key) for key in doomed]
             # Replaced, never mutated (readers may hold them); still sorted once filtered.
-            if self._order is not None:
+            if dropped and self._order is not None:
                 self._order = [c for c in self._order if not matches(c.label_values)]
-            self._added = [c for c in self._added if not matches(c.label_values)]
-        self._storage.removed(self, dict(wanted), dropped)
-        return len(doomed)
+            if dropped:
+                self._added = [c for c in self._added if not matches(c.label_values)]
+        return self._storage.removed(self, dict(wanted), dropped)
 
     def clear(self) -> None:
         """Drop every child of a labelled family (an unlabelled family keeps its one series)."""

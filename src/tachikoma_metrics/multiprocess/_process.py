@@ -15,10 +15,10 @@ entry to the next thread that writes the series (its value stays and is added to
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,9 @@ from .. import _locks
 from ..model import Exemplar
 from . import _files
 from ._files import EXEMPLAR, FAMILY, INFO, SERIES, FileWriter
+
+if sys.platform != "win32":  # POSIX file locks; MultiprocessStorage refuses to start without
+    import fcntl
 
 if TYPE_CHECKING:
     from ._storage import MultiprocessStorage

@@ -18,10 +18,10 @@ Locks, and why each is enough (``docs/multiprocess.md`` says it for users):
 from __future__ import annotations
 
 import errno
-import fcntl
 import logging
 import os
 import secrets
+import sys
 import threading
 import time
 import weakref
@@ -42,6 +42,9 @@ from ._merge import Merge
 from ._native import MultiprocessNativeHistogramCell
 from ._process import SUFFIX, Binding, Process
 from ._summary import MultiprocessSummaryCell
+
+if sys.platform != "win32":  # POSIX file locks; MultiprocessStorage refuses to start without
+    import fcntl
 
 C = TypeVar("C", bound=Cell)
 
@@ -99,6 +102,8 @@ class MultiprocessStorage(Storage):
 
     def __init__(self, directory: object) -> None:
         global _hooked
+        if sys.platform == "win32":
+            raise OSError("multi-process mode needs POSIX file locks (fcntl), which Windows lacks")
         self.directory = check_directory(directory)
         self._process = Process(self.directory)
         self._families: dict[int, Any] = {}
@@ -158,13 +163,16 @@ class MultiprocessStorage(Storage):
             with self._families_lock:
                 self._families[id(family)] = family
 
-    def removed(self, family: Any, match: Mapping[int, str], series: Sequence[Cell]) -> None:
-        """Dropped here and in every process (see ``_removals``); a handle on a dropped
-        series writes to memory no export reads, as in one process."""
+    def removed(self, family: Any, match: Mapping[int, str], series: Sequence[Cell]) -> int:
+        """Dropped here and in every process (see ``_removals``), those only other
+        processes hold included; a handle on a dropped series writes to memory no export
+        reads, as in one process. Returns how many distinct series are gone."""
         for one in series:
             if isinstance(one, Bound):
                 one._bind(None)
-        self._record_removal(family.name, match, _removals.REMOVE)
+        marked = self._record_removal(family.name, match, _removals.REMOVE)
+        here = {getattr(one, "label_values", ()) for one in series}
+        return len(here | marked)
 
     def reset_series(self, binding: Binding, created: float) -> None:
         """A counter series was reset: from zero in every process."""
@@ -318,8 +326,12 @@ class MultiprocessStorage(Storage):
             writer.close()
         os.replace(temporary, os.path.join(self.directory, ARCHIVE))
 
-    def _record_removal(self, family: str, match: Mapping[int, str], how: str) -> None:
-        """Write down every entry of the removed series as it is now (see ``_removals``)."""
+    def _record_removal(
+        self, family: str, match: Mapping[int, str], how: str
+    ) -> set[tuple[str, ...]]:
+        """Write down every entry of the removed series as it is now (see ``_removals``);
+        return the label values of the series that have entries."""
+        marked: set[tuple[str, ...]] = set()
         with self._scan_lock, self._directory_lock(fcntl.LOCK_EX):
             seen: dict[str, dict[str, list[float]]] = {}
             for name in [ARCHIVE, *self._files()]:
@@ -344,6 +356,9 @@ class MultiprocessStorage(Storage):
                     if number in ids and _removals.matches(match, tuple(labels)):
                         records = seen.setdefault(key, {})
                         records[str(record.offset)] = reader.values(record)
+                        marked.add(tuple(labels))
+            if not seen:
+                return marked
             entry = {
                 "family": family,
                 "match": {str(index): value for index, value in match.items()},
@@ -352,6 +367,7 @@ class MultiprocessStorage(Storage):
                 "seen": seen,
             }
             _removals.append(self.directory, entry)
+        return marked
 
     def mark_process_dead(self, pid: int) -> int:
         """Process ``pid`` has exited: fold its files (and any other dead process's) into
