@@ -49,14 +49,16 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from bisect import bisect_left as _bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
+from math import frexp as _frexp
 from threading import get_ident
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from ..model import Exemplar, HistogramValue, LabelSet, MetricFamily, MetricType, NativeBuckets
-from ..native import MIN_SCHEMA, NativeState, PackedState, _inf_key, _key
+from ..native import _BOUNDS, MIN_SCHEMA, NativeState, PackedState, _inf_key, _key
 from ..values import _claim_lock, _track, as_float, make_exemplar
 from ..values_native import DEFAULT_SPEC, NativeHistogramCell, NativeSpec
 from ._cells import Bound
@@ -97,12 +99,13 @@ class NativePart:
     """One writing thread's group of entries of a series: its totals and its blocks
     (``block * 2 + negative`` -> view). Written by that thread alone."""
 
-    __slots__ = ("binding", "blocks", "gen", "schema", "threshold", "totals")
+    __slots__ = ("binding", "blocks", "gen", "schema", "table", "threshold", "totals")
 
     def __init__(self, binding: Binding | None, layout: Layout, created: float) -> None:
         self.binding = binding
         self.schema = layout.schema
         self.threshold = layout.threshold
+        self.table = _BOUNDS[layout.schema] if layout.schema > 0 else None
         self.gen = new_gen()
         size = CLASSIC + len(layout.bounds)
         self.totals = file_entry(binding, ["t", self.gen], [created] + [0.0] * (size - 1))
@@ -159,17 +162,23 @@ class MultiprocessNativeHistogramCell(NativeHistogramCell, Bound):
         part = self._others.get(get_ident())
         if part is None:
             part = self._part()
-        # Where the value goes, as NativeState.add decides: +-Inf compared as +-MaxFloat64.
-        if value == _INF or value == -_INF:
-            compared = _MAX_FLOAT if value > 0 else -_MAX_FLOAT
-            key = _inf_key(part.schema)
-        else:
-            compared = value
-            key = _key(-value if value < 0 else value, part.schema) if value else 0
         threshold = part.threshold
+        if threshold < value < _INF or -_INF < value < -threshold:
+            # The common case, inlined: a finite value beyond the zero bucket, its key as
+            # native._key computes it.
+            table = part.table
+            if table is None:
+                key = _key(value if value > 0 else -value, part.schema)
+            else:
+                frac, exp = _frexp(value)
+                key = _bisect_left(table, frac if frac > 0 else -frac) + ((exp - 1) << part.schema)
+            number: int | None = (key >> 5) << 1 | (value < 0)  # block * 2 + negative
+            index = key & 31
+        else:
+            place = _place(value, part.schema, threshold)  # the zero bucket, or +-Inf
+            number, index = (None, 0) if place is None else place
         view = None
-        if compared > threshold or compared < -threshold:
-            number = (key >> 5) << 1 | (compared < 0)  # block * 2 + negative
+        if number is not None:
             view = part.blocks.get(number)
             if view is None:
                 view = part.block(number)
@@ -183,7 +192,7 @@ class MultiprocessNativeHistogramCell(NativeHistogramCell, Bound):
         if view is None:
             totals[ZERO] += 1.0
         else:
-            view[key & 31] += 1.0
+            view[index] += 1.0
         totals[SUM] = old + value
         totals[COUNT] = count + 1.0
 
