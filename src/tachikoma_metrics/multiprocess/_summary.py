@@ -323,7 +323,7 @@ def read_group(
     copied: list[bytes] = []
     for _ in range(TRIES if live else 1):
         count, mark = floats[first + COUNT], floats[first + MARK]
-        if high - low <= SPAN:
+        if (high - low) * 8 <= SPAN:
             copied = [raw[low * 8 : high * 8].tobytes()]
         else:
             copied = [raw[r.first * 8 : (r.first + r.slots) * 8].tobytes() for r in records]
