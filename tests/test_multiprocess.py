@@ -360,6 +360,26 @@ def test_mark_process_dead_compacts_at_once(directory: str) -> None:
     assert value(registry, "work_total") == 5
     with pytest.raises(ValueError, match="not in multi-process mode"):
         metrics.mark_process_dead(1, MetricsRegistry())
+    with pytest.raises(TypeError, match="pid must be an int"):
+        metrics.mark_process_dead("12")  # type: ignore[arg-type]
+
+
+def test_mark_process_dead_in_a_master_that_never_called_init(
+    directory: str, fresh_facade: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = MetricsRegistry(multiprocess_dir=directory)
+    counter = registry.counter("work", "W.")
+    run_children(counter.inc, [(2,)])
+    run_children(counter.inc, [(3,)])
+    assert metrics.mark_process_dead(1, path=directory) == 2
+    assert tkm_files(directory) == ["archive.tkm"]
+    run_children(counter.inc, [(4,)])
+    monkeypatch.setenv("TACHIKOMA_METRICS_MULTIPROC_DIR", directory)
+    assert metrics.mark_process_dead(1) == 1
+    assert value(registry, "work_total") == 9
+    monkeypatch.delenv("TACHIKOMA_METRICS_MULTIPROC_DIR")
+    with pytest.raises(ValueError, match="no path= or TACHIKOMA_METRICS_MULTIPROC_DIR"):
+        metrics.mark_process_dead(1)
 
 
 def test_a_file_with_a_live_processes_pid_is_folded_when_its_lock_is_free(directory: str) -> None:
@@ -439,7 +459,8 @@ def test_a_worker_killed_mid_write_leaves_readable_files(directory: str) -> None
     registry = MetricsRegistry(multiprocess_dir=directory)
     counter = registry.counter("written", "W.", ["k"])
     histogram = registry.histogram("spread", "S.", buckets=[1.0, 10.0])
-    progress = FORK.Value("q", 0)
+    # No lock: a child killed while holding one would leave it held for good.
+    progress = FORK.Value("q", 0, lock=False)
 
     def writer() -> None:
         i = 0

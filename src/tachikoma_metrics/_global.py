@@ -80,18 +80,37 @@ def _use_directory(registry: MetricsRegistry, directory: str | os.PathLike[str])
     registry._move_to(MultiprocessStorage(path))
 
 
-def mark_process_dead(pid: int, registry: MetricsRegistry | None = None) -> int:
+def mark_process_dead(
+    pid: int,
+    registry: MetricsRegistry | None = None,
+    *,
+    path: str | os.PathLike[str] | None = None,
+) -> int:
     """Process ``pid`` has exited (gunicorn's ``child_exit`` hook): fold the files of dead
     processes of the multi-process directory into its archive now, rather than at the next
-    scrape; returns how many were folded. ``registry``: the global one by default. A
-    registry not in multi-process mode: ``ValueError``."""
+    scrape; returns how many were folded (a process is known dead by its file lock, so
+    every dead one is folded, whatever its pid).
+
+    The directory is ``path`` if given, else ``registry``'s (the global registry's by
+    default), else, when the global registry is not in multi-process mode (a gunicorn
+    master that never called ``init``), ``TACHIKOMA_METRICS_MULTIPROC_DIR``.
+    ``ValueError`` when none of them gives one.
+    """
     if pid.__class__ is not int or isinstance(pid, bool):
         raise TypeError(f"pid must be an int, got {pid!r}")
+    if path is not None:
+        return MultiprocessStorage(path).mark_process_dead(pid)
     target = registry if registry is not None else _facade_registry()
     storage = target.storage
-    if not isinstance(storage, MultiprocessStorage):
-        raise ValueError(f"{target!r} is not in multi-process mode (no multiprocess_dir)")
-    return storage.mark_process_dead(pid)
+    if isinstance(storage, MultiprocessStorage):
+        return storage.mark_process_dead(pid)
+    directory = os.environ.get(ENVIRONMENT_VARIABLE) if registry is None else None
+    if directory:
+        return MultiprocessStorage(directory).mark_process_dead(pid)
+    raise ValueError(
+        f"{target!r} is not in multi-process mode (no multiprocess_dir), and no path= or"
+        f" {ENVIRONMENT_VARIABLE} names a directory"
+    )
 
 
 def facade(family: Callable[P, F]) -> Callable[P, F]:
