@@ -49,6 +49,8 @@ import time
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import add
 from threading import get_ident
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -339,12 +341,13 @@ def read_group(
 
 
 class Windows:
-    """Sketch bucket counts per window, with each window's smallest and largest value."""
+    """Sketch bucket counts per window, by block of ``BLOCK`` buckets, with each window's
+    smallest and largest value."""
 
     __slots__ = ("windows",)
 
     def __init__(self) -> None:
-        self.windows: dict[int, tuple[dict[int, int], list[float]]] = {}
+        self.windows: dict[int, tuple[dict[int, list[float]], list[float]]] = {}
 
     def add(self, head: list[float], blocks: Iterable[tuple[int, list[float]]]) -> None:
         """One ring position's head ``[window, smallest, largest]`` and its blocks."""
@@ -356,10 +359,8 @@ class Windows:
             known = self.windows[window] = ({}, [_INF, -_INF])
         counts, extremes = known
         for block, values in blocks:
-            base = block * BLOCK
-            for index, count in enumerate(values):
-                if count > 0:
-                    counts[base + index] = counts.get(base + index, 0) + int(count)
+            had = counts.get(block)
+            counts[block] = values if had is None else list(map(add, had, values))
         extremes[0] = min(extremes[0], head[1])
         extremes[1] = max(extremes[1], head[2])
 
@@ -368,14 +369,25 @@ class Windows:
         oldest = int(now // spec.period) - spec.age_buckets + 1
         return sorted(window for window in self.windows if window >= oldest)
 
+    def counts(self, window: int) -> dict[int, int]:
+        """Bucket index -> count of ``window`` (the buckets with a count)."""
+        found: dict[int, int] = {}
+        for block, values in self.windows[window][0].items():
+            base = block * BLOCK
+            if min(values) < 0:  # cannot be, but for a damaged file or removal mark
+                values = [count if count > 0 else 0.0 for count in values]
+            keys = compress(range(base, base + BLOCK), values)
+            found.update(zip(keys, map(int, filter(None, values)), strict=True))
+        return found
+
     def quantiles(self, spec: SummarySpec, now: float) -> tuple[tuple[float, float], ...]:
         if not spec.quantiles:
             return ()
         sketches: list[Sketch | None] = []
         for window in self.current(spec, now):
-            counts, (low, high) = self.windows[window]
+            low, high = self.windows[window][1]
             sketch = Sketch()
-            sketch.add_buckets(counts, low, high)
+            sketch.add_buckets(self.counts(window), low, high)
             sketches.append(sketch)
         return tuple(zip(spec.quantiles, window_quantiles(sketches, spec.ranks), strict=True))
 
@@ -509,10 +521,7 @@ def write(writer: FileWriter, head: list[Any], family: _Family, series: _Series)
     spec = spec_of(family.payload)
     windows = totals.windows
     for ring, window in enumerate(windows.current(spec, _time())):
-        counts, (low, high) = windows.windows[window]
+        blocks, (low, high) = windows.windows[window]
         append(writer, head, ["r", 1, ring], [float(window), low, high])
-        by_block: dict[int, list[float]] = {}
-        for key, number in counts.items():
-            by_block.setdefault(key // BLOCK, [0.0] * BLOCK)[key % BLOCK] = float(number)
-        for block, values in sorted(by_block.items()):
-            append(writer, head, ["b", 1, ring, block], values)
+        for block, values in sorted(blocks.items()):
+            append(writer, head, ["b", 1, ring, block], [max(c, 0.0) for c in values])
