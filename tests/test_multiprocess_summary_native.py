@@ -593,3 +593,23 @@ def test_facade_instruments_made_before_init_move_and_exemplars_cross(
     assert exemplar is not None and exemplar.labels == (("trace", "abc"),)
     assert exemplar.value == 3.0
     assert summary.get().count == 1 and native.get().count == 1  # this process's own
+
+
+def test_nan_is_rejected_and_infinities_counted_as_in_one_process(directory: str) -> None:
+    """NaN raises and records nothing; +-Inf and ints are observed as one process
+    observes them (same export)."""
+    merged = MetricsRegistry(multiprocess_dir=directory)
+    single = MetricsRegistry()
+    for registry in (merged, single):
+        summary = registry.summary("edge", "E.", ["sign"], quantiles=(0.01, 0.5, 0.99))
+        native = registry.histogram("edge_native", "E.", ["sign"], buckets=[0.0], native=True)
+        for family in (summary, native):
+            for sign, infinity in (("+", math.inf), ("-", -math.inf)):
+                series = family.labels(sign)
+                with pytest.raises(ValueError, match="NaN"):
+                    series.observe(math.nan)
+                with pytest.raises(TypeError):
+                    series.observe("1")
+                for value in (infinity, 3, 0.0, -0.0, 5e-324, -2.5, True):
+                    series.observe(value)
+    assert_same(merged, single)
