@@ -51,11 +51,11 @@ class _Family:
     payload: dict[str, Any]
     kind: MetricType
     series: dict[tuple[str, ...], _Series] = field(default_factory=dict)
+    # A summary or a native histogram: entries in groups, merged by its module.
+    sparse: bool = field(init=False, default=False)
 
-    @property
-    def sparse(self) -> bool:
-        """A summary or a native histogram: entries in groups, merged by its module."""
-        return self.kind is MetricType.SUMMARY or _native.is_native(self.payload)
+    def __post_init__(self) -> None:
+        self.sparse = self.kind is MetricType.SUMMARY or _native.is_native(self.payload)
 
     @property
     def mode(self) -> str:
@@ -63,12 +63,50 @@ class _Family:
         return mode
 
 
+class Memo:
+    """What one scrape's snapshots can hand to the next: each series' ``LabelSet`` (whose
+    rendered labels the encoders keep) and each family's sorted series, reused while its
+    series are the same. Kept for one scrape more than last used, so it stays bounded."""
+
+    def __init__(self) -> None:
+        self._labels: dict[tuple[str, tuple[str, ...]], LabelSet] = {}
+        self._labels_before: dict[tuple[str, tuple[str, ...]], LabelSet] = {}
+        self._orders: dict[str, tuple[frozenset[tuple[str, ...]], list[tuple[str, ...]]]] = {}
+
+    def label_set(self, name: str, key: tuple[str, ...]) -> LabelSet:
+        memo_key = (name, key)
+        found = self._labels.get(memo_key)
+        if found is None:
+            found = self._labels_before.get(memo_key) or LabelSet(key)
+            self._labels[memo_key] = found
+        return found
+
+    def order(
+        self, name: str, keys: list[tuple[str, ...]], labelnames: tuple[str, ...]
+    ) -> list[tuple[str, ...]]:
+        """``keys`` sorted as a family sorts its series (by values in label-name order)."""
+        members = frozenset(keys)
+        known = self._orders.get(name)
+        if known is not None and known[0] == members:
+            return known[1]
+        order = sorted(range(len(labelnames)), key=labelnames.__getitem__)
+        ordered = sorted(keys, key=lambda key: tuple(key[i] for i in order))
+        self._orders[name] = (members, ordered)
+        return ordered
+
+    def rotate(self, names: set[str]) -> None:
+        """A scrape is over: forget what it did not use."""
+        self._labels_before, self._labels = self._labels, {}
+        self._orders = {name: value for name, value in self._orders.items() if name in names}
+
+
 class Merge:
     """Files folded together (see the module docstring)."""
 
-    def __init__(self, removals: Removals | None = None) -> None:
+    def __init__(self, removals: Removals | None = None, memo: Memo | None = None) -> None:
         self.families: dict[str, _Family] = {}
         self.removals = removals if removals is not None else Removals()
+        self.memo = memo if memo is not None else Memo()
 
     def _family(self, payload: dict[str, Any]) -> _Family | None:
         name = payload.get("name")
@@ -192,17 +230,15 @@ class Merge:
         help_text = local.help if local is not None else payload.get("help", "")
         labelnames = tuple(payload["labels"])
         unit = payload.get("unit", "")
-        order = sorted(range(len(labelnames)), key=labelnames.__getitem__)
-        keys = sorted(
-            (key for key, series in family.series.items() if series.seen),
-            key=lambda key: tuple(key[i] for i in order),
+        keys = self.memo.order(
+            name, [key for key, series in family.series.items() if series.seen], labelnames
         )
         kind = family.kind
         if family.sparse:
             sparse = _summary.snapshot if kind is MetricType.SUMMARY else _native.snapshot
             return sparse(family, name, help_text, unit, labelnames, keys)
         if kind is MetricType.COUNTER:
-            rows = [(LabelSet(key), family.series[key]) for key in keys]
+            rows = [(self.memo.label_set(name, key), family.series[key]) for key in keys]
             exemplars = [s.exemplars.get(0) for _, s in rows]
             return MetricFamily(
                 name,
@@ -230,7 +266,7 @@ class Merge:
                     traced = tuple(series.exemplars.get(i) for i in range(len(bounds)))
                 histograms.append(
                     (
-                        LabelSet(key),
+                        self.memo.label_set(name, key),
                         HistogramValue(
                             tuple(cumulative),
                             float(counts[0]),
@@ -288,7 +324,7 @@ class Merge:
                 help_text,
                 unit,
                 names,
-                samples=[(LabelSet(key), value) for key, value in rows],
+                samples=[(self.memo.label_set(name, key), value) for key, value in rows],
             )
         for key in keys:
             entries = [g for g in family.series[key].gauges if g[3] or not live_only]
@@ -303,7 +339,7 @@ class Merge:
                 value = max(values)
             else:  # mostrecent
                 value = max(entries, key=lambda g: g[2])[1]
-            samples.append((LabelSet(key), value))
+            samples.append((self.memo.label_set(name, key), value))
         return MetricFamily(name, MetricType.GAUGE, help_text, unit, labelnames, samples=samples)
 
     # -- the archive ------------------------------------------------------------------------

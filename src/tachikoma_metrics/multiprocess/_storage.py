@@ -38,7 +38,7 @@ from ..values_native import NativeHistogramCell
 from . import _files, _removals
 from ._cells import CELLS, Bound, MultiprocessHistogramCell
 from ._files import FileReader, FileWriter
-from ._merge import Merge
+from ._merge import Memo, Merge
 from ._native import MultiprocessNativeHistogramCell
 from ._process import SUFFIX, Binding, Process
 from ._summary import MultiprocessSummaryCell
@@ -110,6 +110,7 @@ class MultiprocessStorage(Storage):
         self._families_lock = _locks.new_lock()
         self._scan_lock = _locks.new_lock()
         self._readers: dict[str, FileReader] = {}
+        self._memo = Memo()
         self._lock_fd = -1
         self._lock_pid = 0
         self._problems: dict[str, float] = {}  # each problem met, once, with when
@@ -243,7 +244,7 @@ class MultiprocessStorage(Storage):
             if any_dead:
                 self.compact()
             with self._directory_lock(fcntl.LOCK_SH):
-                merge = Merge(_removals.read(self.directory))
+                merge = Merge(_removals.read(self.directory), self._memo)
                 names = self._merge_files(merge, self._files(), live=True)
                 for path in set(self._readers) - {ARCHIVE, *names}:
                     self._readers.pop(path).close()
@@ -379,7 +380,11 @@ class MultiprocessStorage(Storage):
         registry's, by name; gauges with a function read here) and the rest."""
         from ._collect import snapshots
 
-        return snapshots(self.merged(), families, self._problems)
+        merge = self.merged()
+        made = snapshots(merge, families, self._problems)
+        with self._scan_lock:
+            self._memo.rotate(set(merge.families))
+        return made
 
 
 def _archive_info(archive: FileReader) -> tuple[str, set[str]]:
