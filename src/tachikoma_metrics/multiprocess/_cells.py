@@ -17,7 +17,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from threading import get_ident
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .. import _locks
 from ..model import Exemplar
@@ -67,12 +67,51 @@ class Bound(Cell):
         self._unbound()
 
 
-class MultiprocessCounterCell(CounterCell, Bound):
+class PerThread(Bound):
+    """Cells written lock-free, one entry per writing thread (counters, histograms): the
+    owner thread's entry in the attribute named ``MAIN``, made at the series' first write;
+    every other thread's in ``_others``, made (or taken over from an exited thread) at
+    its first write."""
+
+    if not TYPE_CHECKING:
+        __slots__ = ()
+    MAIN: ClassVar[str]
+    _others: dict[int, memoryview[float]] | None
+
+    def _new_entry(self) -> memoryview[float]:
+        raise NotImplementedError
+
+    def _view_for(self, ident: int) -> memoryview[float]:
+        """The entry thread ``ident`` writes (the scratch memory of an unbound series)."""
+        binding: Binding | None = self._mp
+        if ident != self._owner:
+            others = self._others
+            view = others.get(ident) if others is not None else None
+            if view is not None:
+                return view
+            view = claim(self, ident, self._thread_entry) if binding is not None else None
+            if view is not None:
+                return view
+            if binding is None:
+                return cast("memoryview[float]", getattr(self, self.MAIN))
+        if binding is not None and not binding.entries:
+            setattr(self, self.MAIN, self._new_entry())
+        return cast("memoryview[float]", getattr(self, self.MAIN))
+
+    def _thread_entry(self) -> memoryview[float]:
+        binding = cast(Binding, self._mp)
+        if not binding.entries:  # the owner's entry comes first
+            setattr(self, self.MAIN, self._new_entry())
+        return binding.spares.pop() if binding.spares else self._new_entry()
+
+
+class MultiprocessCounterCell(CounterCell, PerThread):
     """A counter whose total is the sum of its entries: ``[value, created]`` each."""
 
     if not TYPE_CHECKING:
         __slots__ = ()
     STORAGE = CounterCell.STORAGE
+    MAIN = "_value"
     _value: memoryview[float]  # type: ignore[assignment]
     _others: dict[int, memoryview[float]] | None  # type: ignore[assignment]
 
@@ -117,22 +156,6 @@ class MultiprocessCounterCell(CounterCell, Bound):
             if self._mp is not None:
                 self._mp.write_exemplar(0, traced)
 
-    def _view_for(self, ident: int) -> memoryview[float]:
-        binding: Binding | None = self._mp
-        if ident != self._owner:
-            others = self._others
-            view = others.get(ident) if others is not None else None
-            if view is not None:
-                return view
-            view = claim(self, ident, self._thread_entry) if binding is not None else None
-            if view is not None:
-                return view
-            if binding is None:
-                return self._value
-        if binding is not None and not binding.entries:
-            self._value = self._new_entry()
-        return self._value
-
     def _new_entry(self) -> memoryview[float]:
         created = self._created
 
@@ -140,12 +163,6 @@ class MultiprocessCounterCell(CounterCell, Bound):
             floats[first + 1] = created
 
         return cast(Binding, self._mp).new_entry(2, head)[:1]
-
-    def _thread_entry(self) -> memoryview[float]:
-        binding = cast(Binding, self._mp)
-        if not binding.entries:  # the owner's entry comes first
-            self._value = self._new_entry()
-        return binding.spares.pop() if binding.spares else self._new_entry()
 
     def get(self) -> float:
         binding = self._mp
@@ -277,7 +294,7 @@ class MultiprocessGaugeCell(GaugeCell, Bound):
         Cell._retire(self, ident)
 
 
-class MultiprocessHistogramCell(HistogramCell, Bound):
+class MultiprocessHistogramCell(HistogramCell, PerThread):
     """A classic histogram: entries ``[created, sum, count, per-bucket counts...]``, one
     per writing thread; ``_counts`` views an entry from its sum on, so the compiled
     ``observe`` of the bounds runs unchanged. (Mixed in before the compiled class.)"""
@@ -285,6 +302,7 @@ class MultiprocessHistogramCell(HistogramCell, Bound):
     if not TYPE_CHECKING:
         __slots__ = ()
     STORAGE = HistogramCell.STORAGE
+    MAIN = "_counts"
     _counts: memoryview[float]  # type: ignore[assignment]
     _others: dict[int, memoryview[float]] | None  # type: ignore[assignment]
 
@@ -319,20 +337,7 @@ class MultiprocessHistogramCell(HistogramCell, Bound):
                 self._mp.write_exemplar(index - 2, traced)
 
     def _slot_for(self, ident: int) -> memoryview[float]:  # type: ignore[override]
-        binding: Binding | None = self._mp
-        if ident != self._owner:
-            others = self._others
-            view = others.get(ident) if others is not None else None
-            if view is not None:
-                return view
-            view = claim(self, ident, self._thread_entry) if binding is not None else None
-            if view is not None:
-                return view
-            if binding is None:
-                return self._counts
-        if binding is not None and not binding.entries:
-            self._counts = self._new_entry()
-        return self._counts
+        return self._view_for(ident)
 
     def _new_entry(self) -> memoryview[float]:
         created = self._created
@@ -342,12 +347,6 @@ class MultiprocessHistogramCell(HistogramCell, Bound):
             floats[first] = created
 
         return cast(Binding, self._mp).new_entry(size + 1, head)[1:]
-
-    def _thread_entry(self) -> memoryview[float]:
-        binding = cast(Binding, self._mp)
-        if not binding.entries:
-            self._counts = self._new_entry()
-        return binding.spares.pop() if binding.spares else self._new_entry()
 
     def read(self) -> tuple[list[int], float, int]:
         binding = self._mp

@@ -328,18 +328,8 @@ class Merge:
             )
         for key in keys:
             entries = [g for g in family.series[key].gauges if g[3] or not live_only]
-            if not entries:
-                continue
-            values = [g[1] for g in entries]
-            if base == "sum":
-                value = math.fsum(values)
-            elif base == "min":
-                value = min(values)
-            elif base == "max":
-                value = max(values)
-            else:  # mostrecent
-                value = max(entries, key=lambda g: g[2])[1]
-            samples.append((self.memo.label_set(name, key), value))
+            if entries:
+                samples.append((self.memo.label_set(name, key), _folded(base, entries)[0]))
         return MetricFamily(name, MetricType.GAUGE, help_text, unit, labelnames, samples=samples)
 
     # -- the archive ------------------------------------------------------------------------
@@ -384,17 +374,7 @@ class Merge:
                 for pid, value, stamp, _ in series.gauges:
                     entry([value, stamp, 0.0], pid)
             elif series.gauges:
-                values = [g[1] for g in series.gauges]
-                latest = max(series.gauges, key=lambda g: g[2])
-                if mode == "sum":
-                    value = math.fsum(values)
-                elif mode == "min":
-                    value = min(values)
-                elif mode == "max":
-                    value = max(values)
-                else:
-                    value = latest[1]
-                entry([value, latest[2], 0.0])
+                entry([*_folded(mode, series.gauges), 0.0])
         elif kind is MetricType.STATESET and series.stamp > -_INF:
             entry([series.value, series.stamp])
         elif kind is MetricType.INFO and series.info is not None:
@@ -412,6 +392,20 @@ class Merge:
             start = (first + 4) * 8
             chunk.raw[start : start + len(labels)] = labels
             floats[first] = 2.0
+
+
+def _folded(mode: str, entries: list[tuple[int, float, float, bool]]) -> tuple[float, float]:
+    """Gauge entries ``(pid, value, time written, live)`` merged by ``mode`` (``sum``,
+    ``min``, ``max`` or ``mostrecent``), with the latest time written."""
+    latest = max(entries, key=lambda entry: entry[2])
+    values = [entry[1] for entry in entries]
+    if mode == "sum":
+        return math.fsum(values), latest[2]
+    if mode == "min":
+        return min(values), latest[2]
+    if mode == "max":
+        return max(values), latest[2]
+    return latest[1], latest[2]
 
 
 def _labelled(family: Any, key: tuple[str, ...]) -> Any:
