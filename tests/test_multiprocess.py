@@ -5,6 +5,7 @@ start-up errors. Servers and pools are in test_multiprocess_servers/pool."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -115,6 +116,43 @@ def test_a_forked_child_starts_from_zero_and_never_writes_the_parents_file(direc
     counter.inc(1)
     assert value(registry, "jobs_total") == 8
     assert counter.get() == 6
+
+
+def test_a_forked_child_keeps_no_descriptor_of_the_parents_locks(directory: str) -> None:
+    registry = MetricsRegistry(multiprocess_dir=directory)
+    counter = registry.counter("jobs", "Jobs.")
+    counter.inc()
+    registry.collect()  # the directory lock is open in the parent now
+    parent_file = os.path.join(directory, tkm_files(directory)[0])
+
+    def opened() -> set[str]:
+        names = set()
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                names.add(os.readlink(f"/proc/self/fd/{fd}"))
+        return names
+
+    assert os.path.join(directory, "lock") in opened()
+
+    def child() -> None:
+        held = opened()
+        # Maps of the parent's file may stay (never written), but neither its lock
+        # descriptor nor the directory lock's: a dead parent must not look alive.
+        assert os.path.join(directory, "lock") not in held
+        before = sum(1 for fd in os.listdir("/proc/self/fd") if _points_to(fd, parent_file))
+        assert before <= 1  # the parent's writer map's own descriptor, at most
+        counter.inc()
+        registry.collect()
+
+    run_children(child, [()])
+    assert value(registry, "jobs_total") == 2
+
+
+def _points_to(fd: str, path: str) -> bool:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}") == path
+    except OSError:
+        return False
 
 
 def test_spawned_children_calling_init_merge_with_the_parent(directory: str) -> None:

@@ -190,6 +190,11 @@ class MultiprocessStorage(Storage):
         self._process.forget_parent()
         self._process = Process(self.directory)
         self._readers = {}
+        if self._lock_fd >= 0 and self._lock_pid != os.getpid():
+            # The parent's descriptor of the directory lock: were the parent killed while
+            # holding the lock, a child keeping the descriptor would keep it held for good.
+            with suppress(OSError):
+                os.close(self._lock_fd)
         self._lock_fd = -1
         for family in list(self._families.values()):
             for series in self._series_of(family):
