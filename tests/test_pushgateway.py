@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import gzip
+import multiprocessing
 import shutil
 import socket
 import ssl
@@ -29,7 +30,13 @@ from prometheus_client.parser import text_string_to_metric_families
 import tachikoma_metrics
 from certs import Certificates, generate
 from prometheus_harness import free_port
-from tachikoma_metrics import MetricsRegistry, PushError, delete_from_gateway, push_to_gateway
+from tachikoma_metrics import (
+    MetricsRegistry,
+    PushError,
+    delete_from_gateway,
+    push_to_gateway,
+    write_textfile,
+)
 from tachikoma_metrics.exposition import TEXT_CONTENT_TYPE
 from tachikoma_metrics.transport import (
     basic_auth_handler,
@@ -177,6 +184,29 @@ def test_put_post_and_delete(gateway: str) -> None:
 
     delete_from_gateway(gateway, JOB, GROUP)
     assert pushed(gateway) == {}
+
+
+def test_a_multi_process_registry_pushes_every_processs_values(
+    gateway: str, tmp_path: Path
+) -> None:
+    """Push (and the textfile writer) take the registry's collect(), which merges the
+    processes of a multi-process directory: what arrives is the total of all of them."""
+    registry = MetricsRegistry(multiprocess_dir=tmp_path)
+    done = registry.counter("jobs_done_total", "Jobs done.", labelnames=("kind",))
+    done.labels("x").inc(1)
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=done.labels("x").inc, args=(n,)) for n in (2, 3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    push_to_gateway(gateway, JOB, registry, grouping_key=GROUP)
+    assert pushed(gateway)["jobs_done_total"][group_labels(kind="x")] == 6
+    target = tmp_path / "out.prom"
+    write_textfile(target, registry)
+    assert 'jobs_done_total{kind="x"} 6' in target.read_text()
+    delete_from_gateway(gateway, JOB, grouping_key=GROUP)
 
 
 def test_global_registry_when_none(
