@@ -39,7 +39,14 @@ from prometheus_client.parser import text_string_to_metric_families
 import tachikoma_metrics
 from metrics_proto import decode_families
 from promtool import check_metrics
-from tachikoma_metrics import MetricFamily, MetricsRegistry, RegistrationError, _global
+from scrape_client import fetch
+from tachikoma_metrics import (
+    MetricFamily,
+    MetricsRegistry,
+    RegistrationError,
+    _global,
+    start_http_server,
+)
 from tachikoma_metrics.collectors import (
     GCCollector,
     PlatformCollector,
@@ -694,3 +701,25 @@ def test_describe_names_what_collect_returns(fake_proc: Path) -> None:
             (f.name, f.type, f.help, f.labelnames) for f in collected
         ]
         assert all(not f.samples for f in described)
+
+
+def test_served_over_http_with_a_failing_collector_beside_them(
+    registry: MetricsRegistry, tmp_path: Path
+) -> None:
+    """Through the HTTP endpoint: the runtime families and the error count of a broken
+    process collector (another namespace, a missing /proc) in one 200 answer; a name
+    filter serves ``python_info`` alone."""
+    enable_runtime_collectors(registry)
+    registry.register(ProcessCollector(namespace="worker", proc=tmp_path / "missing"))
+    with start_http_server(0, registry=registry) as server:
+        reply = fetch(server.port)
+        filtered = fetch(server.port, "/metrics?name[]=python_info")
+    assert reply.status == 200
+    names = {f.name for f in text_string_to_metric_families(reply.body.decode())}
+    assert len(names) == 11  # ten runtime families and the error count
+    assert "tachikoma_metrics_collector_errors" in names
+    assert not any(n.startswith("worker_") for n in names)
+    assert filtered.status == 200
+    assert [f.name for f in text_string_to_metric_families(filtered.body.decode())] == [
+        "python_info"
+    ]
