@@ -245,6 +245,7 @@ def test_gc_values_match_get_stats(registry: MetricsRegistry) -> None:
 
 
 def test_python_info_matches_platform(registry: MetricsRegistry) -> None:
+    """``python_info`` carries the ``platform`` module's answers as labels, value 1."""
     PlatformCollector(registry=registry)
     major, minor, patchlevel = platform.python_version_tuple()
     assert (
@@ -264,6 +265,8 @@ def test_python_info_matches_platform(registry: MetricsRegistry) -> None:
 
 
 def test_platform_from_a_given_platform_object(registry: MetricsRegistry) -> None:
+    """``platform=`` replaces the ``platform`` module (as in ``prometheus_client``)."""
+
     class Fake:
         def python_implementation(self) -> str:
             return "PyPy"
@@ -326,6 +329,8 @@ def test_same_families_types_labels_and_help_as_prometheus_client(
 
 
 def test_promtool_and_parsers_accept_every_format(registry: MetricsRegistry) -> None:
+    """promtool passes the text with no lint complaint; both parsers and the protobuf
+    decoder read all ten families with the right types."""
     enable_runtime_collectors(registry)
     text = registry.export_prometheus().encode()
     checked = check_metrics(text)
@@ -377,6 +382,7 @@ def test_a_fake_proc_is_read_as_proc5_says(tmp_path: Path) -> None:
 
 
 def test_an_unlimited_descriptor_limit_is_client_golangs_largest_uint64(tmp_path: Path) -> None:
+    """A soft limit of ``unlimited`` is 2^64 - 1, as client_golang's procfs reads it."""
     root = make_proc(tmp_path / "proc", limits=LIMITS.format(soft="unlimited", hard="unlimited"))
     registry = MetricsRegistry()
     ProcessCollector(proc=root, registry=registry)
@@ -474,6 +480,8 @@ def test_a_broken_proc_leaves_the_process_families_out_counted_and_logged(
 
 
 def test_a_pid_callable_that_raises_is_a_counted_failure(fake_proc: Path) -> None:
+    """A ``pid`` function that raises fails that collection like an unreadable file."""
+
     def pid() -> int:
         raise RuntimeError("no worker pid yet")
 
@@ -501,6 +509,7 @@ def test_a_name_filter_skips_the_process_collector_unread(tmp_path: Path) -> Non
 
 
 def test_bad_arguments_raise_naming_them() -> None:
+    """A namespace making an invalid name, a pid that is no function: errors naming them."""
     with pytest.raises(ValueError, match="invalid metric name '1x_process_cpu_seconds'"):
         ProcessCollector(namespace="1x")
     with pytest.raises(TypeError, match="pid must be a callable"):
@@ -515,6 +524,7 @@ def test_bad_arguments_raise_naming_them() -> None:
 def test_off_linux_the_process_collector_is_absent_quietly(
     monkeypatch: pytest.MonkeyPatch, registry: MetricsRegistry
 ) -> None:
+    """Without /proc (not Linux) and no ``proc=``: no families, no error, not enabled."""
     monkeypatch.setattr(sys, "platform", "darwin")
     collector = ProcessCollector()
     assert not collector.available
@@ -531,6 +541,7 @@ def test_off_linux_the_process_collector_is_absent_quietly(
 def test_off_cpython_the_gc_collector_is_absent(
     monkeypatch: pytest.MonkeyPatch, registry: MetricsRegistry
 ) -> None:
+    """Off CPython the GC collector exposes nothing and is not enabled."""
     monkeypatch.setattr(platform, "python_implementation", lambda: "PyPy")
     collector = GCCollector()
     assert not collector.available
@@ -543,6 +554,7 @@ def test_off_cpython_the_gc_collector_is_absent(
 
 
 def test_enable_twice_registers_each_kind_once(registry: MetricsRegistry) -> None:
+    """A second call returns the same collectors and adds nothing."""
     first = enable_runtime_collectors(registry)
     assert [type(c) for c in first] == [ProcessCollector, PlatformCollector, GCCollector]
     assert enable_runtime_collectors(registry) == first
@@ -556,6 +568,7 @@ def test_enable_twice_registers_each_kind_once(registry: MetricsRegistry) -> Non
 def test_enable_keeps_a_collector_registered_by_hand(
     registry: MetricsRegistry, fake_proc: Path
 ) -> None:
+    """A process collector registered by hand is kept, not doubled or replaced."""
     mine = ProcessCollector(proc=fake_proc, registry=registry)
     enabled = enable_runtime_collectors(registry)
     assert enabled[0] is mine
@@ -565,6 +578,7 @@ def test_enable_keeps_a_collector_registered_by_hand(
 def test_enable_from_many_threads_at_once_registers_each_kind_once(
     registry: MetricsRegistry,
 ) -> None:
+    """Eight threads enabling at once: no error, one collector of each kind."""
     barrier = threading.Barrier(8)
     results: list[tuple[Any, ...]] = []
     errors: list[BaseException] = []
@@ -694,6 +708,7 @@ def test_multiprocess_registry_reports_the_serving_process(tmp_path: Path) -> No
 
 
 def test_describe_names_what_collect_returns(fake_proc: Path) -> None:
+    """``describe()`` gives the families ``collect()`` gives, without series."""
     for collector in (ProcessCollector(proc=fake_proc), PlatformCollector(), GCCollector()):
         described: list[MetricFamily] = collector.describe()
         collected = collector.collect()
