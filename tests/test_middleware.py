@@ -354,6 +354,23 @@ def test_starlette_route_templates(
     assert count(registry, method, route, status) == 2, registry.export_prometheus()
 
 
+@pytest.mark.parametrize("mount_at", ["", "/api"])
+def test_middleware_inside_an_outer_router(registry: MetricsRegistry, mount_at: str) -> None:
+    """Mounted in another Starlette app (which set ``route`` and ``router`` first): the
+    template is the inner app's, mounts' parameters included, relative to the mount
+    point; an inner app that routes nothing leaves its requests unmatched (the outer
+    mount is not their route)."""
+    measured = asgi_middleware(starlette_app(), registry)
+    bare = asgi_middleware(plain, registry)
+    outer = Starlette(routes=[Mount("/bare", bare), Mount(mount_at, measured)])
+    asgi_call(outer, f"{mount_at}/orgs/acme/sub/teams/red")
+    asgi_call(outer, f"{mount_at}/missions/9")
+    asgi_call(outer, "/bare/thing")
+    assert count(registry, "GET", "/orgs/{org}/sub/teams/{team}", "200") == 1
+    assert count(registry, "GET", "/missions/{mission_id}", "200") == 1
+    assert count(registry, "GET", UNMATCHED, "201") == 1
+
+
 def test_fastapi_route_template_across_ids(registry: MetricsRegistry) -> None:
     api = FastAPI()
 

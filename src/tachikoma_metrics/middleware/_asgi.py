@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import TYPE_CHECKING, Any
 
 from ._instruments import DEFAULT_MAX_ROUTES, HttpInstruments, method_label
-from ._routes import scope_route
+from ._routes import ScopeState, scope_route
 
 if TYPE_CHECKING:
     from ..registry import MetricsRegistry
@@ -56,7 +56,7 @@ def asgi_middleware(
             return
         started = time.perf_counter()
         method = method_label(scope.get("method"))
-        root_path = scope.get("root_path", "")
+        before = ScopeState(scope)
         status = 500
         size = 0
         ended: float | None = None  # perf_counter at the last byte
@@ -87,7 +87,7 @@ def asgi_middleware(
             gauge.dec()
             if ended is None:  # the app returned without finishing its response
                 ended = time.perf_counter()
-            template = scope_route(scope, root_path if root_path.__class__ is str else "", status)
+            template = scope_route(scope, before, app, status)
             instruments.record(method, template, str(status), ended - started, size)
 
     return middleware

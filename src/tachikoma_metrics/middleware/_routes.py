@@ -17,20 +17,24 @@ _MOUNT_DEPTH = 16  # nested mounts followed at most (a loop in an app graph must
 # -- ASGI: Starlette and FastAPI -----------------------------------------------------------
 
 
-def scope_route(scope: MutableMapping[str, Any], root_path: str, status: int) -> str | None:
-    """The template of the route that handled this request, relative to where the
-    middleware sits (``root_path``: the scope's at the middleware), or ``None``.
+def scope_route(
+    scope: MutableMapping[str, Any], before: ScopeState, app: object, status: int
+) -> str | None:
+    """The template of the route that handled this request inside ``app``, relative to
+    where the middleware sits (``before``: the scope as the middleware got it), or
+    ``None``.
 
     Starlette's router sets ``scope["route"]`` (the innermost route; FastAPI's too) and
     every ``Mount`` appends the path it matched to ``scope["root_path"]``: the mounts'
-    own templates are found again from the outermost router (``scope["router"]``), so a
-    parameter in a mount path stays a parameter. A request that ended at a mount with a
-    404 (nothing inside matched) is unmatched."""
+    own templates are found again from ``app``'s routes, so a parameter in a mount path
+    stays a parameter. A route set outside the middleware (it was there before) is not
+    this request's. A request that ended at a mount with a 404 (nothing inside matched)
+    is unmatched."""
     given = scope.get(ROUTE_KEY)
     if given.__class__ is str:
         return given
     route = scope.get("route")
-    if route is None:
+    if route is None or route is before.route:
         return None
     path = getattr(route, "path", None)
     if path.__class__ is not str:
@@ -39,20 +43,47 @@ def scope_route(scope: MutableMapping[str, Any], root_path: str, status: int) ->
     if is_mount and status == 404:
         return None
     current = scope.get("root_path", "")
-    raw = (
-        current[len(root_path) :]
-        if current.__class__ is str and current.startswith(root_path)
-        else ""
-    )
+    root_path = before.root_path
+    raw = ""
+    if current.__class__ is str and current.startswith(root_path):
+        raw = current[len(root_path) :]
     if raw:
-        router = scope.get("router")
-        prefix = _mount_template(getattr(router, "routes", None), raw)
-        if is_mount:
-            return f"{prefix}/{{path}}"
-        return f"{prefix}{path}"
-    if is_mount:  # a mount at the top whose app set no root_path (not Starlette's)
+        prefix = _mount_template(_routes_of(app, scope, before), raw)
+        return f"{prefix}/{{path}}" if is_mount else f"{prefix}{path}"
+    if is_mount:  # a mount whose app set no root_path (not Starlette's)
         return f"{path}/{{path}}"
     return path
+
+
+class ScopeState:
+    """What the middleware notes of a scope before the app runs: its ``root_path`` and
+    the route and router set outside (by an enclosing framework), if any."""
+
+    __slots__ = ("root_path", "route", "router")
+
+    def __init__(self, scope: MutableMapping[str, Any]) -> None:
+        root_path = scope.get("root_path", "")
+        self.root_path: str = root_path if root_path.__class__ is str else ""
+        self.route: object = scope.get("route")
+        self.router: object = scope.get("router")
+
+
+def _routes_of(app: object, scope: MutableMapping[str, Any], before: ScopeState) -> Any:
+    """The outermost route table inside the middleware: the router Starlette noted in the
+    scope (it notes the first one only, so not when one ran outside), else ``app``'s own
+    or that of the app it wraps (``.app``, as Starlette middlewares keep it)."""
+    if before.router is None:
+        routes = getattr(scope.get("router"), "routes", None)
+        if routes is not None:
+            return routes
+    for _ in range(_MOUNT_DEPTH):
+        routes = getattr(app, "routes", None)
+        if routes is not None:
+            return routes
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return None
 
 
 def _is_mount(route: object) -> bool:
