@@ -7,13 +7,14 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Real components the tests run against, from Debian: promtool and the Prometheus server
-# (package "prometheus"), the Pushgateway (package "prometheus-pushgateway"), openssl, and
-# Go with client_golang and client_model.
+# (package "prometheus"), the Pushgateway (package "prometheus-pushgateway"), openssl,
+# Chromium (headless, for the live page), and Go with client_golang and client_model.
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # throwaway TLS certificates
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # tests/chromium.py drives it
 # client_golang 1.14 as the oracle for native histograms: tests/client_golang.py builds
 # tests/go_oracle/ offline in GOPATH mode against these Debian packages.
 gocode=/usr/share/gocode/src/github.com/prometheus

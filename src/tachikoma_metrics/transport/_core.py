@@ -1,8 +1,8 @@
 """The framework-neutral ``/metrics`` endpoint: request in, response out.
 
 Every transport (the HTTP server, WSGI, ASGI) hands its request to ``MetricsEndpoint``
-and writes back what it returns, so negotiation, compression, filtering and error handling
-live in one place.
+and writes back what it returns, so negotiation, compression, filtering, error handling
+and the live page (``page.py``) live in one place.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .._locks import new_lock
 from ..errors import ExpositionError
 from ..exposition import negotiate
 from ..registry import MetricsRegistry
+from . import page
 
 logger = logging.getLogger("tachikoma_metrics")
 
@@ -89,9 +90,12 @@ class MetricsEndpoint:
     """Serves ``path`` (``/metrics``) from ``registry``, or from the global registry
     (empty until ``init()``) when ``registry`` is ``None``.
 
-    GET and HEAD only (others get 405), other paths 404. The format is negotiated from
-    ``Accept``, gzip applied when ``Accept-Encoding`` allows it (never with
-    ``disable_compression=True``: then the answer does not vary with
+    GET and HEAD only (others get 405), other paths 404. A browser (``Accept`` ranking
+    HTML first, see ``page.prefers_html``) asking for ``/``, or for the mount point of a
+    mounted app, gets the live page, which polls ``path`` (mounted: the mount point);
+    without HTML in ``Accept``, ``/`` stays a 404 and the mount point serves metrics. The
+    format is negotiated from ``Accept``, gzip applied when ``Accept-Encoding`` allows it
+    (never with ``disable_compression=True``: then the answer does not vary with
     ``Accept-Encoding``), and ``?name[]=x`` restricts the answer to families exposing
     those names. Any failure becomes a 500 for this request only; nothing raises out of
     ``handle``. ``transport`` names the caller in the one warning logged when the global
@@ -137,16 +141,42 @@ class MetricsEndpoint:
         itself and are served like ``self.path``.
         """
         method = method.upper()
-        if mounted and path in ("", "/"):
-            path = self.path
+        at_top = path in ("", "/") if mounted else path == "/"
         try:
-            response = self._handle(method, path, query, header)
+            if at_top and page.prefers_html(header("Accept")):
+                response = self._page(method, own_path=mounted or self.path == "/", header=header)
+            else:
+                if mounted and path in ("", "/"):
+                    path = self.path
+                response = self._handle(method, path, query, header)
         except Exception:  # the application must never see an exception from a scrape
             logger.exception("error while serving %s", path)
             response = _plain(500, "Internal Server Error", "error while collecting metrics")
         if method == "HEAD" and response.body:  # same headers, never a body
             response = Response(response.status, response.reason, response.headers)
         return response
+
+    def _page(
+        self, method: str, *, own_path: bool, header: Callable[[str], str | None]
+    ) -> Response:
+        """The live page; ``own_path``: the metrics are answered at the page's own URL."""
+        if method not in ALLOWED_METHODS:
+            return _plain(
+                405, "Method Not Allowed", f"method {method} not allowed", ("Allow", "GET, HEAD")
+            )
+        body = page.render("" if own_path else page.metrics_url(self.path))
+        headers = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Security-Policy", page.content_security_policy()),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Cache-Control", "no-cache"),
+            ("Vary", "Accept" if self.disable_compression else "Accept, Accept-Encoding"),
+        ]
+        if not self.disable_compression and negotiate(None, header("Accept-Encoding")).compression:
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(len(body))))
+        return Response(200, "OK", headers, body)
 
     def _handle(
         self, method: str, path: str, query: str, header: Callable[[str], str | None]
