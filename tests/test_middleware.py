@@ -501,7 +501,7 @@ def test_flask_route_templates_either_way_of_wrapping(registry: MetricsRegistry,
     if how == "app":
         served: Any = wsgi_middleware(app, registry)
     else:
-        app.wsgi_app = wsgi_middleware(app.wsgi_app, registry)  # type: ignore[method-assign]
+        app.wsgi_app = wsgi_middleware(app.wsgi_app, registry)  # type: ignore[method-assign, assignment]
         served = app
     for n in range(20):
         assert wsgi_call(served, f"/missions/{n}")[0] == "200 OK"

@@ -20,7 +20,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def asgi_middleware(
-    app: ASGIApp,
+    app: Callable[..., Awaitable[None]],
     registry: MetricsRegistry | None = None,
     *,
     prefix: str = "http",

@@ -15,11 +15,12 @@ if TYPE_CHECKING:
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Callable[[bytes], object]]
-WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+# start_response as Any: a framework types it its own way (typeshed's StartResponse for Flask).
+WSGIApp = Callable[[Environ, Any], Iterable[bytes]]
 
 
 def wsgi_middleware(
-    app: WSGIApp,
+    app: Callable[..., Iterable[bytes]],
     registry: MetricsRegistry | None = None,
     *,
     prefix: str = "http",
