@@ -289,6 +289,21 @@ def test_asgi_streaming_is_timed_to_the_last_byte_not_past_it(registry: MetricsR
     )
 
 
+def test_pathsend_ends_the_response(registry: MetricsRegistry) -> None:
+    """A file handed to the server (``http.response.pathsend``) is the response's end:
+    what the app does after it is not timed."""
+
+    async def send_file(scope: Scope, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": "/etc/hostname"})
+        await asyncio.sleep(0.2)
+
+    asgi_call(asgi_middleware(send_file, registry), "/")
+    took = duration(registry, "GET", UNMATCHED)
+    assert took is not None and took < 0.15, took
+    assert count(registry, "GET", UNMATCHED, "200") == 1
+
+
 def test_lifespan_and_websocket_pass_through(registry: MetricsRegistry) -> None:
     seen: list[str] = []
 

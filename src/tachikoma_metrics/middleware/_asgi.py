@@ -72,6 +72,10 @@ def asgi_middleware(
                     await send(message)
                     ended = time.perf_counter()
                     return
+            elif kind == "http.response.pathsend":  # the server sends a file: the end
+                await send(message)
+                ended = time.perf_counter()
+                return
             await send(message)
 
         gauge = in_progress.labels(method)
