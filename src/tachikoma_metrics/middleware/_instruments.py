@@ -72,7 +72,7 @@ class HttpInstruments:
         make = _makers(registry)
         self.requests: Counter = make.counter(
             f"{prefix}_requests_total",
-            "HTTP server requests answered, by method, route template and status code.",
+            "HTTP server requests by method, route template and status code (an exception: 500).",
             ("method", "route", "status"),
         )
         if native:
@@ -96,7 +96,7 @@ class HttpInstruments:
         )
         self.size: Histogram = make.histogram(
             f"{prefix}_response_size_bytes",
-            "Size of response bodies sent, in bytes (before any compression done outside).",
+            "Size of the response bodies the app sent, in bytes.",
             ("method", "route"),
             unit="bytes",
             buckets=SIZE_BUCKETS if size_buckets is None else tuple(size_buckets),
