@@ -269,18 +269,18 @@ def test_cancelled_request_is_counted_once(registry: MetricsRegistry) -> None:
 
 def test_asgi_streaming_is_timed_to_the_last_byte_not_past_it(registry: MetricsRegistry) -> None:
     """A body whose last chunk comes 0.2 s late: the duration covers it; work done after
-    the last byte (a background task, 0.3 s) is not the client's wait and is left out."""
+    the last byte (a background task, 0.8 s) is not the client's wait and is left out."""
 
     async def stream(scope: Scope, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"first", "more_body": True})
         await asyncio.sleep(0.2)
         await send({"type": "http.response.body", "body": b"last"})
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.8)
 
     asgi_call(asgi_middleware(stream, registry), "/")
     took = duration(registry, "GET", UNMATCHED)
-    assert took is not None and 0.2 <= took < 0.45, took
+    assert took is not None and 0.2 <= took < 0.8, took
     assert (
         sample_value(
             registry, "http_response_size_bytes_sum", {"method": "GET", "route": UNMATCHED}
@@ -296,11 +296,11 @@ def test_pathsend_ends_the_response(registry: MetricsRegistry) -> None:
     async def send_file(scope: Scope, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.pathsend", "path": "/etc/hostname"})
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)
 
     asgi_call(asgi_middleware(send_file, registry), "/")
     took = duration(registry, "GET", UNMATCHED)
-    assert took is not None and took < 0.15, took
+    assert took is not None and took < 0.4, took
     assert count(registry, "GET", UNMATCHED, "200") == 1
 
 

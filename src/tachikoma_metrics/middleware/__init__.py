@@ -17,12 +17,12 @@ from ._wsgi import wsgi_middleware
 __all__ = [
     "DEFAULT_MAX_ROUTES",
     "DURATION_BUCKETS",
+    "DjangoRouteMiddleware",
     "OTHER_METHOD",
     "OTHER_ROUTE",
     "ROUTE_KEY",
     "SIZE_BUCKETS",
     "UNMATCHED",
-    "DjangoRouteMiddleware",
     "asgi_middleware",
     "wsgi_middleware",
 ]
