@@ -292,7 +292,7 @@ def _demo_screenshot(target: Path) -> None:
                 time.sleep(0.5)
             tab.wait_for("document.querySelectorAll('#families section').length > 0")
             assert not tab.errors, tab.errors
-            size = png_size(tab.screenshot(target))
+            size = png_size(tab.screenshot(target, full_page=False))
     print(f"{target}: {size[0]}x{size[1]}")
 
 

@@ -199,13 +199,24 @@ def _contrast(foreground: str, background: str) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
+def _lowest_contrast(tab: Tab) -> float:
+    """The lowest contrast ratio of any text colour on the page against its background."""
+    colours = tab.evaluate(
+        "[...document.querySelectorAll('h2, code, .help, .type, th, td, p, label, input')]"
+        ".map(e => getComputedStyle(e).color)"
+    )
+    background = tab.evaluate("getComputedStyle(document.body).backgroundColor")
+    return min(_contrast(colour, background) for colour in set(colours))
+
+
 def test_page_shows_values_and_refreshes(
     served: tuple[MetricsRegistry, int], tab_of: Callable[[str], Tab], tmp_path: Path
 ) -> None:
     """The page served at ``/`` loads without a console error, shows every family with its
     help text and values (label values and help as text, never markup), a histogram's
     estimated quantiles and bars, a summary's quantiles; a changed value appears at the next
-    poll, a counter gets a rate; text has WCAG AA contrast; the screenshot is saved."""
+    poll, a counter gets a rate; text has WCAG AA contrast (4.5:1) in the light and the
+    dark colour scheme; the screenshot is saved."""
     registry, port = served
     tab = tab_of(f"http://127.0.0.1:{port}/")
     _shows(tab, LEVEL_CELL, "42")
@@ -239,12 +250,10 @@ def test_page_shows_values_and_refreshes(
     assert float(rate) > 0
     tab.wait_for("document.querySelectorAll('#family-live_jobs polyline').length === 1")
 
-    colours = tab.evaluate(
-        "[...document.querySelectorAll('h2 code, .help, .type, th, td, #status, label')]"
-        ".map(e => getComputedStyle(e).color)"
-    )
-    background = tab.evaluate("getComputedStyle(document.body).backgroundColor")
-    assert min(_contrast(colour, background) for colour in set(colours)) >= 4.5
+    for scheme in ("dark", "light"):  # the screenshot below is the light one
+        features = [{"name": "prefers-color-scheme", "value": scheme}]
+        tab.send("Emulation.setEmulatedMedia", {"features": features})
+        assert _lowest_contrast(tab) >= 4.5, scheme
     assert tab.evaluate("document.getElementById('q').labels[0].textContent") == "Filter families"
 
     shot = tab.screenshot(tmp_path / "live-page.png")
@@ -278,6 +287,20 @@ def test_page_behind_an_asgi_mount(tab_of: Callable[[str], Tab]) -> None:
         _shows(tab, LEVEL_CELL, "42")
         _level(registry).set(-1)
         _shows(tab, LEVEL_CELL, "-1")
+        assert not tab.errors, tab.errors
+
+
+def test_page_behind_basic_auth(tab_of: Callable[[str], Tab]) -> None:
+    """With ``basic_auth=``, the page needs the credentials like the metrics, and its polls
+    carry the ones the browser was given (its authentication cache, same origin)."""
+    registry = _registry()
+    with metrics.start_http_server(0, registry=registry, basic_auth=("ops", "s3cret")) as server:
+        denied = fetch(server.port, "/", headers={"Accept": BROWSER_ACCEPT})
+        assert denied.status == 401 and b"<html" not in denied.body
+        tab = tab_of(f"http://ops:s3cret@127.0.0.1:{server.port}/")
+        _shows(tab, LEVEL_CELL, "42")
+        _level(registry).set(41)
+        _shows(tab, LEVEL_CELL, "41")
         assert not tab.errors, tab.errors
 
 

@@ -39,7 +39,8 @@ input:focus-visible{outline:3px solid var(--ink);outline-offset:1px}
 #status,.help,.type,caption{color:var(--mute)}#error{color:var(--err);font-weight:600}
 section{margin:1rem 0;border-bottom:1px solid var(--line);padding-bottom:.6rem}
 .type{font-weight:400;font-size:.85rem;margin-left:.4rem}.help{margin:.2rem 0 .4rem}
-table{border-collapse:collapse;width:100%;table-layout:fixed}th:first-child{width:34%}
+table{border-collapse:collapse;width:100%}th:first-child{width:32%}
+th:last-child{width:8rem}
 th,td{text-align:left;padding:.15rem .6rem .15rem 0;vertical-align:middle}
 th{font-size:.8rem;font-weight:600;color:var(--mute)}
 td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -56,7 +57,7 @@ const main = $("families"), filter = $("q");
 const given = document.body.dataset.src;
 const src = given ? new URL(given, location.origin + location.pathname.replace(/\/?$/, "/"))
   : location.pathname;
-const history = new Map(), sections = new Map();
+const past = new Map(), sections = new Map();
 document.title = "Metrics \u00b7 " + location.host;
 
 const esc = s => String(s).replace(/[&<>"']/g, c => "&#" + c.charCodeAt(0) + ";");
@@ -138,8 +139,8 @@ function series(f) {
 }
 
 function track(key, t, v, seen) {
-  let h = history.get(key);
-  if (!h) history.set(key, h = []);
+  let h = past.get(key);
+  if (!h) past.set(key, h = []);
   h.push([t, v]);
   while (h[0][0] < t - WINDOW) h.shift();
   seen.add(key);
@@ -170,7 +171,7 @@ function spark(points, what) {
   const pts = points.filter(p => isFinite(p[1]));
   if (pts.length < 2) return "";
   const W = 120, H = 24, end = pts[pts.length - 1][0];
-  const span = Math.max(60e3, end - pts[0][0]);  // a minute at least, the window at most
+  const span = end - pts[0][0] || 1;
   const lo = Math.min(...pts.map(p => p[1])), hi = Math.max(...pts.map(p => p[1]));
   const y = v => H - 2 - (hi > lo ? (v - lo) / (hi - lo) : 0.5) * (H - 4);
   const xy = pts.map(p => (W - (end - p[0]) / span * W).toFixed(1) + "," + y(p[1]).toFixed(1));
@@ -278,7 +279,7 @@ function update(families, t) {
     if (main.children[i] !== sec) main.insertBefore(sec, main.children[i] || null);
   });
   for (const [name, sec] of sections) if (!names.has(name)) { sec.remove(); sections.delete(name); }
-  for (const key of history.keys()) if (!seen.has(key)) history.delete(key);
+  for (const key of past.keys()) if (!seen.has(key)) past.delete(key);
   applyFilter();
 }
 
