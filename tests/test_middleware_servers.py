@@ -11,15 +11,16 @@ to 0, and ``promtool check metrics`` on the export; the Starlette app also a tab
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 
 import pytest
 
 from app_servers import uvicorn_server
-from mp_servers import Gunicorn, http_get, scrape
+from mp_servers import Gunicorn, http_get, poll, scrape
 from mw_apps.asgi_apps import STREAM_PAUSE, fastapi_app, starlette_app
 from promtool import check_metrics
-from scrape_client import Samples, read_samples
+from scrape_client import TIMEOUT, Samples, read_samples
 from tachikoma_metrics import MetricsRegistry
 from tachikoma_metrics.middleware import OTHER_ROUTE, UNMATCHED
 
@@ -99,6 +100,36 @@ def test_starlette_under_uvicorn(expected_errors: list[str]) -> None:
     org = labels(method="GET", route="/orgs/{org}/missions/{mission_id}", status="200")
     assert requests[org] == 1
     promtool_clean(body)
+
+
+def test_client_leaving_mid_stream_is_counted_once(expected_errors: list[str]) -> None:
+    """A client reads the first chunk of a stream and closes its connection: the request
+    is counted once (with the status that was sent) and is no longer in progress."""
+    registry = MetricsRegistry()
+    with uvicorn_server(starlette_app(registry)) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+            sock.sendall(b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n")
+            received = b""
+            while b"first" not in received:
+                chunk = sock.recv(4096)
+                assert chunk, received
+                received += chunk
+            progress = series_of(read_samples(scrape(port)), "http_requests_in_progress")
+            assert progress[labels(method="GET")] == 1
+        key = labels(method="GET", route="/slow", status="200")
+
+        def done() -> Samples | None:
+            samples = read_samples(scrape(port))
+            return samples if series_of(samples, "http_requests_total").get(key) else None
+
+        samples = poll("the stream's end counted", done, timeout=TIMEOUT)
+        assert isinstance(samples, dict)
+        assert series_of(samples, "http_requests_total")[key] == 1
+        assert series_of(samples, "http_requests_in_progress")[labels(method="GET")] == 0
+        took = series_of(samples, "http_request_duration_seconds_sum")[
+            labels(method="GET", route="/slow")
+        ]
+        assert took < TIMEOUT
 
 
 def test_fastapi_under_uvicorn(expected_errors: list[str]) -> None:

@@ -40,6 +40,17 @@ async def stream(request: Request) -> Response:
     return StreamingResponse(chunks(), media_type="text/plain")
 
 
+async def slow_stream(request: Request) -> Response:
+    """A stream whose last chunk would come after 30 s: a client leaves before it."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"first\n"
+        await asyncio.sleep(30)
+        yield b"never\n"
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
 def _outside(measured: Any, registry: MetricsRegistry) -> Any:
     """``/metrics`` from ``registry``, everything else (lifespan included) through
     ``measured``."""
@@ -63,6 +74,7 @@ def starlette_app(registry: MetricsRegistry, *, routes: int = 0, max_routes: int
             Route("/missions/{mission_id}", mission),
             Route("/fail", fail),
             Route("/stream", stream),
+            Route("/slow", slow_stream),
             Mount("/orgs/{org}", routes=[Route("/missions/{mission_id}", mission)]),
             *(Route(f"/r{n}/{{id}}", numbered) for n in range(routes)),
         ]
