@@ -625,6 +625,18 @@ def test_global_registry_by_default() -> None:
         assert "http_requests_total" in metrics.export_prometheus()
 
 
+def test_made_before_init_records_after_it(fresh_facade: None) -> None:
+    """Made at import, before ``init()`` (the usual order): requests before ``init()`` are
+    dropped, as for any facade instrument; after it they are recorded."""
+    app = wsgi_middleware(plain_wsgi)
+    wsgi_call(app, "/")
+    registry = metrics.init()
+    assert not count(registry, "GET", UNMATCHED, "202")  # a series made paused, at 0
+    wsgi_call(app, "/")
+    assert count(registry, "GET", UNMATCHED, "202") == 1
+    assert in_progress(registry) == 0
+
+
 # -- cost ---------------------------------------------------------------------------------
 
 
