@@ -43,12 +43,12 @@ Message = dict[str, Any]
 # -- calling apps -------------------------------------------------------------------------
 
 
-def asgi_call(app: Any, path: str, method: str = "GET", root_path: str = "") -> list[Message]:
+def asgi_call(app: Any, path: str, method: Any = "GET", root_path: str = "") -> list[Message]:
     """One HTTP request through the ASGI ``app``; the messages it sent."""
     return asyncio.run(_asgi_call(app, path, method, root_path))
 
 
-async def _asgi_call(app: Any, path: str, method: str, root_path: str) -> list[Message]:
+async def _asgi_call(app: Any, path: str, method: Any, root_path: str) -> list[Message]:
     scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -173,9 +173,9 @@ def test_asgi_records_the_four_families_with_their_labels(registry: MetricsRegis
 def test_nonstandard_methods_share_one_series(registry: MetricsRegistry) -> None:
     """A client chooses the method: anything but the standard ones is ``_OTHER``."""
     app = asgi_middleware(plain, registry)
-    for method in ("BREW", "get", "X" * 1000, "PROPFIND"):
+    for method in ("BREW", "get", "X" * 1000, "PROPFIND", ["GET"]):
         asgi_call(app, "/", method=method)
-    assert count(registry, OTHER_METHOD, UNMATCHED, "201") == 4
+    assert count(registry, OTHER_METHOD, UNMATCHED, "201") == 5
     assert len(series(registry, "http_requests")) == 1
 
 
@@ -198,6 +198,8 @@ def test_prefix_renames_every_family_and_options_are_checked(registry: MetricsRe
         wsgi_middleware(lambda e, s: [], registry, max_routes=0)
     with pytest.raises(ValueError, match="unknown \\['zero'\\]"):
         asgi_middleware(plain, registry, native=True, native_options={"zero": 1})
+    with pytest.raises(TypeError, match="native must be True or False, got 1"):
+        asgi_middleware(plain, registry, native=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="without native=True"):
         asgi_middleware(plain, registry, native_options={"native_max_buckets": 10})
 

@@ -65,10 +65,10 @@ class HttpInstruments:
             raise ValueError(
                 f"native_options takes {', '.join(_NATIVE_OPTIONS)}; got unknown {unknown}"
             )
-        if options and not native:
-            raise ValueError("native_options given without native=True")
         if native.__class__ is not bool:
             raise TypeError(f"native must be True or False, got {native!r}")
+        if options and not native:
+            raise ValueError("native_options given without native=True")
         make = _makers(registry)
         self.requests: Counter = make.counter(
             f"{prefix}_requests_total",
@@ -136,7 +136,7 @@ class HttpInstruments:
 def method_label(method: object) -> str:
     """The request method if it is a standard one, else ``_OTHER``: a client picks the
     method, so a raw one would let it make series at will."""
-    return method if method in METHODS and method.__class__ is str else OTHER_METHOD
+    return method if method.__class__ is str and method in METHODS else OTHER_METHOD
 
 
 def _makers(registry: MetricsRegistry | None) -> Any:
