@@ -206,7 +206,8 @@ def _arguments(profile: str) -> list[str]:
 
 def _high(fd: int) -> int:
     """``fd`` moved to 10 or above, so that placing the pipe on 3 and 4 clobbers neither."""
-    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.set_inheritable(moved, False)  # Popen's pass_fds lets through the two it passes
     os.close(fd)
     return moved
 

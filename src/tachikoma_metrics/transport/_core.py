@@ -138,7 +138,7 @@ class MetricsEndpoint:
 
         ``mounted``: the app sits under a prefix (WSGI ``SCRIPT_NAME``, ASGI ``root_path``)
         and ``path`` is what remains below it; then ``""`` and ``"/"`` are the mount point
-        itself and are served like ``self.path``.
+        itself and are served like ``self.path`` (the live page, to a browser).
         """
         method = method.upper()
         at_top = path in ("", "/") if mounted else path == "/"

@@ -22,7 +22,7 @@ import hashlib
 import html
 from urllib.parse import quote
 
-__all__ = ["content_security_policy", "prefers_html", "render"]
+__all__ = ["content_security_policy", "metrics_url", "prefers_html", "render"]
 
 STYLE = """
 :root{color-scheme:light dark;--fg:#111;--bg:#fff;--mute:#4a4a4a;--line:#ccc;--ink:#0a58a8;
@@ -300,17 +300,21 @@ function say(error) {
 
 async function poll() {
   const t = Date.now(), at = new Date(t).toLocaleTimeString();
+  let wait = STEP;
   try {
     const answer = await fetch(src, {headers: {Accept: ACCEPT}, cache: "no-store"});
     const text = await answer.text();
     if (!answer.ok) throw new Error(`HTTP ${answer.status} ${text.trim().slice(0, 300)}`);
+    const started = performance.now();
     update(parse(text), t);
-    $("status").textContent = `Updated ${at}, every ${STEP / 1e3} s.`;
+    // A registry so large that showing it takes a while is polled less often.
+    wait = Math.max(STEP, 5 * (performance.now() - started));
+    $("status").textContent = `Updated ${at}, next in ${(wait / 1e3).toFixed(0)} s.`;
     say("");
   } catch (e) {
     say(`Update failed at ${at}: ${e.message}. Showing the last values.`);
   }
-  setTimeout(poll, STEP);
+  setTimeout(poll, wait);
 }
 
 filter.addEventListener("input", applyFilter);
