@@ -12,6 +12,7 @@ import io
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,33 @@ def test_asgi_records_the_four_families_with_their_labels(registry: MetricsRegis
             "http_response_size_bytes",
         ]
     )
+
+
+def test_status_codes_as_numbers(registry: MetricsRegistry) -> None:
+    """An ``HTTPStatus`` is its number; a status that is not a number (a broken app) is
+    500, in ASGI as in WSGI."""
+
+    def sending(status: object) -> Any:
+        async def app(scope: Scope, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": status, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        return app
+
+    def starting(status: object) -> Any:
+        def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            start_response(status, [])
+            return []
+
+        return app
+
+    for status in (HTTPStatus.NOT_FOUND, "200"):
+        asgi_call(asgi_middleware(sending(status), registry), "/")
+    for line in ("404 Not Found", "OK", None):
+        wsgi_call(wsgi_middleware(starting(line), registry), "/")
+    assert count(registry, "GET", UNMATCHED, "404") == 2
+    assert count(registry, "GET", UNMATCHED, "500") == 3
+    assert len(series(registry, "http_requests")) == 2
 
 
 def test_nonstandard_methods_share_one_series(registry: MetricsRegistry) -> None:

@@ -92,6 +92,8 @@ def asgi_middleware(
             if ended is None:  # the app returned without finishing its response
                 ended = time.perf_counter()
             template = scope_route(scope, before, app, status)
-            instruments.record(method, template, str(status), ended - started, size)
+            # int(): an HTTPStatus is "200", not "HTTPStatus.OK"; a non-int status is a bad app's.
+            code = str(int(status)) if isinstance(status, int) else "500"
+            instruments.record(method, template, code, ended - started, size)
 
     return middleware

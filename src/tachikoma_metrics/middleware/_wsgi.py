@@ -140,5 +140,6 @@ class _Response:
         self.instruments = None
         duration = time.perf_counter() - self.started
         self.gauge.dec()
-        status = "500" if failed else (self.status.split(None, 1) or ["500"])[0]
+        code = self.status[:3] if self.status.__class__ is str else ""
+        status = "500" if failed or not code.isdigit() else code
         instruments.record(self.method, environ_route(self.environ), status, duration, self.size)
