@@ -141,5 +141,5 @@ class _Response:
         duration = time.perf_counter() - self.started
         self.gauge.dec()
         code = self.status[:3] if self.status.__class__ is str else ""
-        status = "500" if failed or not code.isdigit() else code
+        status = "500" if failed or not (code.isascii() and code.isdigit()) else code
         instruments.record(self.method, environ_route(self.environ), status, duration, self.size)
