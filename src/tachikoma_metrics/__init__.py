@@ -49,6 +49,7 @@ from .instruments import (
     Summary,
     SummaryChild,
 )
+from .middleware import asgi_middleware, wsgi_middleware
 from .model import (
     Exemplar,
     HistogramValue,
@@ -118,6 +119,7 @@ __all__ = [
     "SummaryMetricFamily",
     "SummaryValue",
     "UnknownMetricFamily",
+    "asgi_middleware",
     "basic_auth_handler",
     "counter",
     "default_handler",
@@ -143,4 +145,5 @@ __all__ = [
     "summary",
     "tls_auth_handler",
     "write_textfile",
+    "wsgi_middleware",
 ]
