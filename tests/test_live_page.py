@@ -92,6 +92,7 @@ def test_everyone_else_sees_no_change(served: tuple[MetricsRegistry, int]) -> No
     for accept in (None, "*/*", "text/plain", "text/html;q=0.5,text/plain"):
         reply = fetch(port, "/", headers={"Accept": accept} if accept else {})
         assert reply.status == 404, accept
+        assert reply.header("Vary") == "Accept", accept  # a browser gets the page there
     for accept in (BROWSER_ACCEPT, "text/plain;version=0.0.4"):
         reply = fetch(port, "/metrics", headers={"Accept": accept})
         assert reply.header("Content-Type") == TEXT_004

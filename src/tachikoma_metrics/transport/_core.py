@@ -149,6 +149,10 @@ class MetricsEndpoint:
                 if mounted and path in ("", "/"):
                     path = self.path
                 response = self._handle(method, path, query, header)
+                if at_top and response.status == 404:
+                    # A browser asking the same URL gets the page: no cache may mix them.
+                    headers = [*response.headers, ("Vary", "Accept")]
+                    response = Response(response.status, response.reason, headers, response.body)
         except Exception:  # the application must never see an exception from a scrape
             logger.exception("error while serving %s", path)
             response = _plain(500, "Internal Server Error", "error while collecting metrics")
