@@ -71,7 +71,7 @@ def negotiate(
     )
 
 
-def _clauses(header: str) -> Iterable[tuple[str, dict[str, str], float]]:
+def accept_clauses(header: str) -> Iterable[tuple[str, dict[str, str], float]]:
     """``(media type, parameters, q)`` per well-formed clause, in the order listed."""
     for clause in header.split(","):
         parts = [part.strip() for part in clause.split(";")]
@@ -96,7 +96,7 @@ def _choose_format(accept: str) -> tuple[Format, str]:
     """The highest-q format any clause selects (the first listed on a tie), and the scheme
     its clause asks for."""
     best: tuple[float, Format, str] | None = None
-    for media, params, q in _clauses(accept):
+    for media, params, q in accept_clauses(accept):
         if q <= 0.0 or (best is not None and q <= best[0]):
             continue
         for fmt in FORMATS:

@@ -22,6 +22,8 @@ import hashlib
 import html
 from urllib.parse import quote
 
+from ..exposition.negotiate import accept_clauses
+
 __all__ = ["content_security_policy", "metrics_url", "prefers_html", "render"]
 
 STYLE = """
@@ -395,21 +397,9 @@ def prefers_html(accept: str | None) -> bool:
     least as high as any exposition format it names; wildcards (``*/*``, ``text/*``) never
     count, so scrapers, curl and ``fetch()`` keep getting metrics."""
     html_q = metrics_q = 0.0
-    for clause in (accept or "").split(","):
-        media, *params = (part.strip() for part in clause.split(";"))
-        media = media.lower()
-        if media not in _HTML_TYPES and media not in _METRICS_TYPES:
-            continue
-        q = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
+    for media, _, q in accept_clauses(accept or ""):
         if media in _HTML_TYPES:
             html_q = max(html_q, q)
-        else:
+        elif media in _METRICS_TYPES:
             metrics_q = max(metrics_q, q)
     return html_q > 0.0 and html_q >= metrics_q
