@@ -692,7 +692,9 @@ def test_multiprocess_registry_reports_the_serving_process(tmp_path: Path) -> No
         # hold its directory lock meanwhile), far below the worker's, which holds 40 more.
         assert fds_before == fds_after
         assert fds_before <= got["process_open_fds"] <= fds_before + 8
-        assert len(os.listdir(f"/proc/{child.pid}/fd")) >= fds_before + 40
+        # The worker holds 40 more than it inherited (after the fork it let go of a few
+        # of this process's descriptors: its locks), so well above ours either way.
+        assert len(os.listdir(f"/proc/{child.pid}/fd")) >= fds_before + 30
         start = float(stat_fields()[19]) / TICKS + boot_time()
         assert got["process_start_time_seconds"] == start
         assert got["python_gc_collections_total{0}"] >= 0
