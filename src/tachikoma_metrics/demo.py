@@ -206,7 +206,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"serving the simulated Tachikoma workload on {server.url} (Ctrl-C to stop)", flush=True)
+    page = server.url.rsplit("/", 1)[0] + "/"
+    print(
+        f"serving the simulated Tachikoma workload on {server.url} (Ctrl-C to stop);"
+        f" open {page} in a browser for the live page",
+        flush=True,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
