@@ -430,8 +430,9 @@ class MetricsRegistry:
         entries = self._entries
         # Where the storage keeps values elsewhere (other processes' files), it makes the
         # snapshots of this registry's families, and of families only it knows.
+        # (A generator: in process memory it is never read, so an export builds nothing.)
         stored = self.storage.snapshots(
-            [e.collector for e in entries if isinstance(e.collector, Family)]
+            e.collector for e in entries if isinstance(e.collector, Family)
         )
         for entry in entries:
             described = entry.names

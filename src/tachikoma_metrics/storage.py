@@ -15,7 +15,7 @@ contract (see ``values``), its own ``STORAGE`` attributes and ``_init_cell``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ._locks import new_lock
@@ -52,7 +52,7 @@ class Storage:
         shared by processes counts those only others held too)."""
         return len(series)
 
-    def snapshots(self, families: Sequence[Any]) -> Stored | None:
+    def snapshots(self, families: Iterable[Any]) -> Stored | None:
         """``None``: each family's ``collect()`` reads its own cells (process memory). A
         storage whose values live elsewhere returns the snapshot of each of ``families``
         by name (or the error that kept it from being made), and the families it holds

@@ -370,11 +370,9 @@ def _listed(view: memoryview[float]) -> list[float]:
 
 
 def consistent(counts: list[float]) -> list[float]:
-    """A histogram entry ``[sum, count, buckets...]`` made consistent: its count is its
-    buckets' total (a writer killed mid-observation leaves them apart for good)."""
-    buckets = sum(counts[2:])
-    if counts[1] != buckets:
-        counts[1] = buckets
+    """A histogram entry ``[sum, count, buckets...]`` with its count made its buckets'
+    total (a writer killed mid-observation leaves them apart for good)."""
+    _settle(counts)
     return counts
 
 

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..model import MetricFamily, MetricType
+from ..model import LabelSet, MetricFamily, MetricType
 from ._merge import Merge, _Family, _Series
 from ._process import family_payload
 
+ERRORS = "tachikoma_metrics_multiprocess_errors"
+_ERRORS_HELP = "Unreadable or corrupt multi-process files met while collecting (each counted once)."
+
 
 def snapshots(
-    merge: Merge, local: Sequence[Any], problems: Mapping[str, float]
+    merge: Merge, families: Iterable[Any], problems: Mapping[str, float]
 ) -> tuple[dict[str, MetricFamily | Exception], list[MetricFamily]]:
+    local = list(families)
     pid = os.getpid()
     now = time.time()
     mine: dict[str, MetricFamily | Exception] = {}
@@ -34,7 +38,7 @@ def snapshots(
         try:
             _seed(merged, family, pid, now)
         except (TypeError, ValueError) as error:  # a gauge's function failed
-            mine[family.name] = family._function_failed(_series_of(family), error)
+            mine[family.name] = family._function_failed(family._series(), error)
     for family in local:
         if family.name in mine:
             continue
@@ -46,21 +50,15 @@ def snapshots(
         for name in sorted(merge.families)
         if name not in mine and (snapshot := merge.snapshot(name)) is not None
     ]
-    from ._storage import errors_family
-
     errors = errors_family(problems)
     if errors is not None:
         rest.append(errors)
     return mine, rest
 
 
-def _series_of(family: Any) -> list[Any]:
-    return list(family._children.values()) if family.labelnames else [family]
-
-
 def _seed(merged: _Family, family: Any, pid: int, now: float) -> None:
     """Add this process's series not in any file yet, and its function gauges."""
-    series = _series_of(family)
+    series = family._series()
     kind = merged.kind
     for one in series:
         key = tuple(one.label_values) if family.labelnames else ()
@@ -90,3 +88,17 @@ def _seed(merged: _Family, family: Any, pid: int, now: float) -> None:
         elif kind is MetricType.INFO:
             entry.info = one.get()
         entry.seen = True
+
+
+def errors_family(problems: Mapping[str, float]) -> MetricFamily | None:
+    if not problems:
+        return None
+    return MetricFamily(
+        ERRORS,
+        MetricType.COUNTER,
+        _ERRORS_HELP,
+        "",
+        (),
+        samples=[(LabelSet(()), float(len(problems)))],
+        created=[min(problems.values())],
+    )

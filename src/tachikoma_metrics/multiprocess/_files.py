@@ -26,7 +26,6 @@ import mmap
 import os
 import struct
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -209,16 +208,12 @@ class FileReader:
                 raise CorruptFile(f"{self.path}: chunk at {base} has a bad end {used}")
             while self._position < used:
                 self._record(base, used)
-            if used + RECORD_HEADER <= chunk_size and _HEADER.unpack_from(raw, base + used)[0]:
-                # More was written after this chunk's end (the writer moved on to a new chunk
-                # only when this one was full): nothing to do, a new chunk follows.
-                pass
-            if base + chunk_size >= size or self._chunk_is_current(base, chunk_size, used):
+            if base + chunk_size >= size or self._chunk_is_current(base, chunk_size):
                 return
             self._chunk = base + chunk_size
             self._position = CHUNK_HEADER
 
-    def _chunk_is_current(self, base: int, chunk_size: int, used: int) -> bool:
+    def _chunk_is_current(self, base: int, chunk_size: int) -> bool:
         """Whether the writer may still append to this chunk: the next chunk does not exist
         yet (its header is unwritten)."""
         raw = self.raw
@@ -273,13 +268,3 @@ class FileReader:
 
     def close(self) -> None:
         self._unmap()
-
-
-def read_all(path: str) -> FileReader:
-    reader = FileReader(path)
-    reader.refresh()
-    return reader
-
-
-def iter_records(reader: FileReader, kind: int) -> Iterator[Record]:
-    return (record for record in reader.records if record.kind == kind)

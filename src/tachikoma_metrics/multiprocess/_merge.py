@@ -23,6 +23,7 @@ from ..instruments.info import Info
 from ..instruments.stateset import StateSet
 from ..model import Exemplar, HistogramValue, LabelSet, MetricFamily, MetricType
 from . import _files, _native, _removals, _summary
+from ._cells import consistent
 from ._files import EXEMPLAR, FAMILY, INFO, SERIES, FileReader, FileWriter
 from ._process import EXEMPLAR_SLOTS, decode_exemplar
 from ._removals import Removals
@@ -199,9 +200,7 @@ class Merge:
             kind is MetricType.HISTOGRAM
             and len(values) == len(family.payload["options"]["buckets"]) + 3
         ):
-            counts = values[1:]
-            buckets = sum(counts[2:])
-            counts[1] = buckets  # a writer killed mid-observation: its buckets are what counted
+            counts = consistent(values[1:])  # a writer killed mid-observation
             if series.counts is None:
                 series.counts = counts
             else:

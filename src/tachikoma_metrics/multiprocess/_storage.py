@@ -25,18 +25,18 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from .. import _locks
-from ..model import MetricFamily, MetricType
 from ..quantiles import SummaryCell
 from ..storage import Storage, Stored
 from ..values import Cell, HistogramCell
 from ..values_native import NativeHistogramCell
 from . import _files, _removals
 from ._cells import CELLS, Bound, MultiprocessHistogramCell
+from ._collect import snapshots
 from ._files import FileReader, FileWriter
 from ._merge import Memo, Merge
 from ._native import MultiprocessNativeHistogramCell
@@ -50,8 +50,6 @@ C = TypeVar("C", bound=Cell)
 
 ARCHIVE = "archive" + SUFFIX
 LOCK = "lock"
-ERRORS = "tachikoma_metrics_multiprocess_errors"
-_ERRORS_HELP = "Unreadable or corrupt multi-process files met while collecting (each counted once)."
 
 logger = logging.getLogger("tachikoma_metrics")
 
@@ -179,11 +177,6 @@ class MultiprocessStorage(Storage):
         """A counter series was reset: from zero in every process."""
         self._record_removal(binding.family.name, dict(enumerate(binding.labels)), _removals.RESET)
 
-    def _series_of(self, family: Any) -> list[Bound]:
-        if not family.labelnames:
-            return [family] if isinstance(family, Bound) else []
-        return [child for child in list(family._children.values()) if isinstance(child, Bound)]
-
     def _forked(self) -> None:
         """In a forked child: a file of its own from the next write on; every series starts
         from zero there (the parent's values stay the parent's)."""
@@ -197,7 +190,7 @@ class MultiprocessStorage(Storage):
                 os.close(self._lock_fd)
         self._lock_fd = -1
         for family in list(self._families.values()):
-            for series in self._series_of(family):
+            for series in family._series():
                 binding = series._mp
                 if binding is not None:
                     binding.forked()
@@ -380,11 +373,9 @@ class MultiprocessStorage(Storage):
         the archive now rather than at the next scrape. Returns how many were folded."""
         return self.compact()
 
-    def snapshots(self, families: Sequence[Any]) -> Stored:
+    def snapshots(self, families: Iterable[Any]) -> Stored:
         """Snapshots of every family in the directory: those of ``families`` (this
         registry's, by name; gauges with a function read here) and the rest."""
-        from ._collect import snapshots
-
         merge = self.merged()
         made = snapshots(merge, families, self._problems)
         with self._scan_lock:
@@ -413,19 +404,3 @@ def _pid_of(name: str) -> int:
 def _unlink(path: str) -> None:
     with suppress(FileNotFoundError):
         os.unlink(path)
-
-
-def errors_family(problems: Mapping[str, float]) -> MetricFamily | None:
-    if not problems:
-        return None
-    from ..model import LabelSet
-
-    return MetricFamily(
-        ERRORS,
-        MetricType.COUNTER,
-        _ERRORS_HELP,
-        "",
-        (),
-        samples=[(LabelSet(()), float(len(problems)))],
-        created=[min(problems.values())],
-    )
